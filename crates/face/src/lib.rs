@@ -1,0 +1,1 @@
+//! Rollcall's face engine. Knows nothing of HTTP or databases.

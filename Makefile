@@ -1,0 +1,35 @@
+# Rollcall developer entry points. The README's two commands are `make run` and `make test`.
+SHARED            ?= $(abspath $(CURDIR)/../shared)
+export ROLLCALL_MODEL_DIR ?= $(SHARED)/models
+export ROLLCALL_FACES_DIR ?= $(SHARED)/faces
+# Build output lives outside the clone so that repeated CI runs are incremental.
+export CARGO_TARGET_DIR   ?= $(HOME)/.cache/rollcall/target
+# ONNX Runtime's shared library, from the pinned PyPI wheel (see scripts/fetch-onnxruntime.sh).
+ORT = export ORT_DYLIB_PATH="$$(scripts/fetch-onnxruntime.sh | tail -n 1)" &&
+
+.PHONY: run test lint fmt bench bench-http onnxruntime services
+
+## Run the service on its embedded defaults (SQLite, in-process store, mail to the log).
+run:
+	$(ORT) cargo run --release -p rollcall -- serve
+
+## Run every test (starts PostgreSQL and Redis if they are down).
+test: services
+	$(ORT) cargo test --workspace --all-targets
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## Face engine benchmark table (per stage, end to end, 1 and 2 threads).
+bench:
+	$(ORT) cargo run --release -p rollcall -- bench
+
+onnxruntime:
+	scripts/fetch-onnxruntime.sh
+
+services:
+	scripts/ensure-services.sh

@@ -1,10 +1,30 @@
 //! Outgoing mail: SMTP (lettre) or the log, behind one [`Mailer`] trait.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 pub mod log;
 pub mod smtp;
 
+pub use log::LogMailer;
+pub use smtp::SmtpMailer;
+
+/// The mailer for the configuration: SMTP when `smtp_url` is set (see
+/// [`SmtpMailer::from_url`]), otherwise the log ([`LogMailer`]).
+pub fn from_config(
+    smtp_url: Option<&str>,
+    from: &str,
+    timeout: Duration,
+) -> Result<Arc<dyn Mailer>, MailError> {
+    match smtp_url {
+        Some(url) => Ok(Arc::new(SmtpMailer::from_url(url, from, timeout)?)),
+        None => Ok(Arc::new(LogMailer::new())),
+    }
+}
+
+/// One plain-text mail to one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mail {
     pub to: String,
@@ -12,6 +32,7 @@ pub struct Mail {
     pub body: String,
 }
 
+/// Errors of the mail layer.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
     /// The server could not be reached or did not answer in time.
@@ -22,6 +43,7 @@ pub enum MailError {
     Rejected(String),
 }
 
+/// Sends mail.
 #[async_trait]
 pub trait Mailer: Send + Sync + 'static {
     /// Deliver `mail`, or fail within the mailer's timeout.

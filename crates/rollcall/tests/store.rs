@@ -784,3 +784,57 @@ async fn sqlite_foreign_keys_are_enforced() {
         .await;
     assert!(matches!(orphan, Err(StoreError::Internal(_))), "{orphan:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_fails_fast_and_recovers() {
+    let db = testkit::postgres::TestDatabase::create().await;
+    let direct = url::Url::parse(db.url()).unwrap();
+    let target = format!(
+        "{}:{}",
+        direct.host_str().unwrap(),
+        direct.port().unwrap_or(5432)
+    );
+    let proxy = testkit::proxy::TcpProxy::start(&target).await;
+    let mut proxied = direct.clone();
+    proxied.set_port(Some(proxy.addr().port())).unwrap();
+    let opts = StoreOptions {
+        max_connections: 3,
+        acquire_timeout: Duration::from_secs(1),
+    };
+    let store = store::connect(proxied.as_str(), &opts).await.unwrap();
+    store.migrate().await.unwrap();
+    let t = teacher(store.as_ref(), "alice").await;
+
+    proxy.set_up(false);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let result = store.teacher_by_id(t.id).await;
+        assert!(
+            matches!(result, Err(StoreError::Unavailable(_))),
+            "{result:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    assert!(matches!(
+        store.ping().await,
+        Err(StoreError::Unavailable(_))
+    ));
+
+    proxy.set_up(true);
+    let mut recovered = None;
+    for _ in 0..50 {
+        if let Ok(found) = store.teacher_by_id(t.id).await {
+            recovered = found;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(recovered, Some(t));
+    store.ping().await.unwrap();
+    drop(store);
+    db.drop_db().await;
+}

@@ -27,8 +27,11 @@ pub fn from_config(
 /// One plain-text mail to one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mail {
+    /// The recipient's address (`name@example.org`).
     pub to: String,
+    /// The subject line (any Unicode).
     pub subject: String,
+    /// The plain-text body (any Unicode, `\n` line ends).
     pub body: String,
 }
 

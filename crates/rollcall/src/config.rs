@@ -425,15 +425,9 @@ impl Settings {
         }
         s.redis_url = non_empty(layer.redis_url);
         if let Some(url) = &s.redis_url
-            && !(url.starts_with("redis://")
-                || url.starts_with("rediss://")
-                || url.starts_with("redis+unix://")
-                || url.starts_with("unix://"))
+            && !url.starts_with("redis://")
         {
-            return Err(invalid(
-                "ROLLCALL_REDIS_URL",
-                "must start with redis://, rediss:// or unix://",
-            ));
+            return Err(invalid("ROLLCALL_REDIS_URL", "must start with redis://"));
         }
         if let Some(prefix) = layer.kv_prefix {
             s.kv_prefix = prefix;

@@ -172,7 +172,7 @@ impl TestApp {
         self.smtp
             .messages()
             .into_iter()
-            .filter(|m| m.to.iter().any(|r| r.contains(to)))
+            .filter(|m| m.rcpt_to.iter().any(|r| r.contains(to)))
             .map(|m| m.body)
             .collect()
     }

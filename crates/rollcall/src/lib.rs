@@ -2,8 +2,16 @@
 //!
 //! The folder tree reads like the system: `store` (PostgreSQL / SQLite), `kv`
 //! (Redis / in-process), `mail` (SMTP / log), `auth`, `http`, and `vision`, the bridge
-//! to the face engine in `crates/face`.
+//! to the face engine in `crates/face`. `config` turns the environment into typed
+//! settings, `app` wires everything into a server, `bounded` puts deadlines on backend
+//! calls, and `telemetry` sets up logging.
 
+pub mod app;
+pub mod auth;
+pub mod bounded;
+pub mod config;
+pub mod http;
 pub mod kv;
 pub mod mail;
 pub mod store;
+pub mod telemetry;

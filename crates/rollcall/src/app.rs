@@ -1,0 +1,202 @@
+//! Wiring: settings -> backends -> [`AppState`] -> router -> a bound listener.
+//!
+//! [`Application::build`] connects everything (running the store's migrations) and binds
+//! the listener, so that tests can bind port 0 and read [`Application::port`] before
+//! serving with [`Application::run_until_stopped`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::auth::otp::OtpService;
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::token::TokenKeys;
+use crate::bounded::{BoundedKv, BoundedStore};
+use crate::config::{ConfigError, Settings};
+use crate::kv::{self, KeyValue, KvError};
+use crate::mail::{self, MailError, Mailer};
+use crate::store::{self, Store, StoreError, StoreOptions};
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Invalid settings (e.g. the JWT secret).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The key-value store could not be reached.
+    #[error("key-value store: {0}")]
+    Kv(#[from] KvError),
+    /// The mailer could not be configured.
+    #[error("mail: {0}")]
+    Mail(#[from] MailError),
+    /// Binding or serving failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Io {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Everything a request handler needs; cheap to clone. New features add fields here.
+#[derive(Clone)]
+pub struct AppState {
+    /// Persistent storage (every call bounded by the backend timeout).
+    pub store: Arc<dyn Store>,
+    /// Key-value store (prefixed keys, every call bounded by the backend timeout).
+    pub kv: Arc<dyn KeyValue>,
+    /// Outgoing mail.
+    pub mailer: Arc<dyn Mailer>,
+    /// Signs and checks access tokens.
+    pub tokens: Arc<TokenKeys>,
+    /// One-time codes.
+    pub otp: OtpService,
+    /// Failed-login throttling.
+    pub login_throttle: LoginThrottle,
+    /// The settings the application was built with.
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// Builds the state from already connected backends (wrapping them in deadlines and the
+    /// key prefix of `settings`).
+    pub fn new(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        kv: Arc<dyn KeyValue>,
+        mailer: Arc<dyn Mailer>,
+    ) -> Result<Self, ConfigError> {
+        let secret = settings.resolve_jwt_secret()?;
+        let store: Arc<dyn Store> = Arc::new(BoundedStore::new(store, settings.backend_timeout));
+        let kv: Arc<dyn KeyValue> = Arc::new(BoundedKv::new(
+            kv,
+            settings.kv_prefix.clone(),
+            settings.backend_timeout,
+        ));
+        Ok(Self {
+            tokens: Arc::new(TokenKeys::new(&secret, settings.token_ttl)),
+            otp: OtpService::new(kv.clone(), settings.otp.clone()),
+            login_throttle: LoginThrottle::new(kv.clone(), settings.login_throttle.clone()),
+            store,
+            kv,
+            mailer,
+            settings: Arc::new(settings),
+        })
+    }
+}
+
+/// Opens the database named by the settings (creating the SQLite file and the data
+/// directory if needed) and applies pending migrations.
+pub async fn connect_store(settings: &Settings) -> Result<Arc<dyn Store>, AppError> {
+    if settings.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| ConfigError::Invalid {
+            name: "ROLLCALL_DATA_DIR",
+            reason: format!("cannot create {}: {e}", settings.data_dir.display()),
+        })?;
+    }
+    let options = StoreOptions {
+        max_connections: settings.database_max_connections,
+        acquire_timeout: settings.backend_timeout,
+    };
+    let store = store::connect(&settings.database_url, &options).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// A built application: backends connected, listener bound.
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: axum::Router,
+}
+
+impl Application {
+    /// Connects the store (running migrations), the key-value store and the mailer, and
+    /// binds `settings.bind` (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> Result<Self, AppError> {
+        let store = connect_store(&settings).await?;
+        let kv = kv::connect(settings.redis_url.as_deref(), settings.backend_timeout).await?;
+        let mailer = mail::from_config(
+            settings.smtp_url.as_deref(),
+            &settings.mail_from,
+            settings.mail_timeout,
+        )?;
+        let state = AppState::new(settings, store, kv, mailer)?;
+        Self::bind(state).await
+    }
+
+    /// Binds the listener for an already built state.
+    pub async fn bind(state: AppState) -> Result<Self, AppError> {
+        let bind = state.settings.bind;
+        let listener = TcpListener::bind(bind)
+            .await
+            .map_err(|source| AppError::Io { addr: bind, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| AppError::Io { addr: bind, source })?;
+        let router = crate::http::router(state);
+        Ok(Self {
+            listener,
+            addr,
+            router,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> Result<(), AppError> {
+        let addr = self.addr;
+        tracing::info!(%addr, "listening");
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|source| AppError::Io { addr, source })
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,688 @@
+//! Typed, validated settings.
+//!
+//! Three layers, later ones winning: built-in defaults, an optional TOML file named by
+//! `ROLLCALL_CONFIG` (keys are the setting names below in snake case, e.g. `bind`,
+//! `database_url`), and environment variables / command-line flags (`ROLLCALL_*`). The
+//! raw layer is [`SettingsLayer`]; [`Settings::from_layer`] validates it into [`Settings`].
+//! Tests build [`Settings`] directly with [`Settings::with_data_dir`].
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rand::RngCore;
+use serde::Deserialize;
+
+/// Smallest accepted JWT signing secret, in bytes.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// Name of the generated JWT secret file inside the data directory.
+pub const JWT_SECRET_FILE: &str = "jwt-secret";
+
+/// Why the settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    ReadFile {
+        /// The file named by `ROLLCALL_CONFIG`.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML config file is not valid.
+    #[error("invalid config file {path}: {source}")]
+    ParseFile {
+        /// The file named by `ROLLCALL_CONFIG`.
+        path: PathBuf,
+        /// The parse error (names the key and line).
+        source: Box<toml::de::Error>,
+    },
+    /// A setting has an unusable value.
+    #[error("invalid setting {name}: {reason}")]
+    Invalid {
+        /// The environment variable of the setting.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The JWT secret file could not be read or written.
+    #[error("JWT secret file {path}: {source}")]
+    SecretFile {
+        /// `<data dir>/jwt-secret`.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        reason: reason.into(),
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A secret string: never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value; do not log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// One raw layer of settings: every field optional. Parsed from the environment and the
+/// command line by clap, and from the TOML config file by serde.
+#[derive(Debug, Clone, Default, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsLayer {
+    /// Address to listen on [default: 127.0.0.1:8000].
+    #[arg(long, env = "ROLLCALL_BIND", global = true)]
+    pub bind: Option<SocketAddr>,
+    /// Directory for the SQLite database and the generated JWT secret [default: ./data].
+    #[arg(long, env = "ROLLCALL_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: `sqlite://<path>` (created on first run) or `postgres://user@host/db`
+    /// [default: sqlite://<data dir>/rollcall.db].
+    #[arg(
+        long,
+        env = "ROLLCALL_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// Largest number of pooled database connections [default: 10].
+    #[arg(long, env = "ROLLCALL_DATABASE_MAX_CONNECTIONS", global = true)]
+    pub database_max_connections: Option<u32>,
+    /// Redis URL (`redis://host:port/db`) for one-time codes, throttles and revoked tokens;
+    /// unset = in-process store (only correct with a single instance).
+    #[arg(
+        long,
+        env = "ROLLCALL_REDIS_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub redis_url: Option<String>,
+    /// Prefix of every key written to the key-value store [default: rollcall:].
+    #[arg(long, env = "ROLLCALL_KV_PREFIX", global = true)]
+    pub kv_prefix: Option<String>,
+    /// Seconds one database or key-value call may take before the request fails with 503
+    /// [default: 5].
+    #[arg(long, env = "ROLLCALL_BACKEND_TIMEOUT_SECONDS", global = true)]
+    pub backend_timeout_seconds: Option<u64>,
+    /// SMTP URL (`smtp://user:pass@host:587`, `smtps://...`); unset = mails are written to
+    /// the log instead of being sent.
+    #[arg(long, env = "ROLLCALL_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender address of outgoing mail [default: Rollcall <no-reply@localhost>].
+    #[arg(long, env = "ROLLCALL_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+    /// Seconds to wait for the mail server before answering 503 [default: 10].
+    #[arg(long, env = "ROLLCALL_MAIL_TIMEOUT_SECONDS", global = true)]
+    pub mail_timeout_seconds: Option<u64>,
+    /// HS256 signing secret for access tokens, at least 32 bytes; unset = a random secret
+    /// generated once and kept in `<data dir>/jwt-secret` (mode 0600).
+    #[arg(
+        long,
+        env = "ROLLCALL_JWT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub jwt_secret: Option<Secret>,
+    /// Lifetime of access tokens in minutes [default: 60].
+    #[arg(long, env = "ROLLCALL_TOKEN_TTL_MINUTES", global = true)]
+    pub token_ttl_minutes: Option<u64>,
+    /// Comma-separated origins allowed by CORS, e.g. `https://app.example.org`; `*` allows
+    /// any origin; unset = no cross-origin access.
+    #[arg(long, env = "ROLLCALL_CORS_ORIGINS", global = true)]
+    pub cors_origins: Option<String>,
+    /// Log format: `text` or `json` [default: text].
+    #[arg(long, env = "ROLLCALL_LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter in `tracing` syntax, e.g. `info,rollcall=debug` [default: info].
+    #[arg(long, env = "ROLLCALL_LOG", global = true)]
+    pub log: Option<String>,
+    /// Seconds a one-time code stays valid [default: 300].
+    #[arg(long, env = "ROLLCALL_OTP_TTL_SECONDS", global = true)]
+    pub otp_ttl_seconds: Option<u64>,
+    /// Seconds between two codes sent to the same address [default: 60].
+    #[arg(long, env = "ROLLCALL_OTP_COOLDOWN_SECONDS", global = true)]
+    pub otp_cooldown_seconds: Option<u64>,
+    /// Wrong guesses after which a one-time code is void [default: 5].
+    #[arg(long, env = "ROLLCALL_OTP_MAX_ATTEMPTS", global = true)]
+    pub otp_max_attempts: Option<u32>,
+    /// Failed logins per account within the window before logins are refused with 429
+    /// [default: 5].
+    #[arg(long, env = "ROLLCALL_LOGIN_MAX_FAILURES_PER_ACCOUNT", global = true)]
+    pub login_max_failures_per_account: Option<u32>,
+    /// Failed logins per client IP within the window before logins are refused with 429
+    /// [default: 20].
+    #[arg(long, env = "ROLLCALL_LOGIN_MAX_FAILURES_PER_IP", global = true)]
+    pub login_max_failures_per_ip: Option<u32>,
+    /// Length of the failed-login window in seconds [default: 900].
+    #[arg(long, env = "ROLLCALL_LOGIN_WINDOW_SECONDS", global = true)]
+    pub login_window_seconds: Option<u64>,
+    /// Largest accepted JSON request body in bytes [default: 65536].
+    #[arg(long, env = "ROLLCALL_JSON_BODY_LIMIT_BYTES", global = true)]
+    pub json_body_limit_bytes: Option<usize>,
+}
+
+impl SettingsLayer {
+    /// Reads a TOML config file (keys as the fields of this struct).
+    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::ParseFile {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Fields set in `self` win; the others come from `lower`.
+    pub fn or(self, lower: Self) -> Self {
+        Self {
+            bind: self.bind.or(lower.bind),
+            data_dir: self.data_dir.or(lower.data_dir),
+            database_url: self.database_url.or(lower.database_url),
+            database_max_connections: self
+                .database_max_connections
+                .or(lower.database_max_connections),
+            redis_url: self.redis_url.or(lower.redis_url),
+            kv_prefix: self.kv_prefix.or(lower.kv_prefix),
+            backend_timeout_seconds: self
+                .backend_timeout_seconds
+                .or(lower.backend_timeout_seconds),
+            smtp_url: self.smtp_url.or(lower.smtp_url),
+            mail_from: self.mail_from.or(lower.mail_from),
+            mail_timeout_seconds: self.mail_timeout_seconds.or(lower.mail_timeout_seconds),
+            jwt_secret: self.jwt_secret.or(lower.jwt_secret),
+            token_ttl_minutes: self.token_ttl_minutes.or(lower.token_ttl_minutes),
+            cors_origins: self.cors_origins.or(lower.cors_origins),
+            log_format: self.log_format.or(lower.log_format),
+            log: self.log.or(lower.log),
+            otp_ttl_seconds: self.otp_ttl_seconds.or(lower.otp_ttl_seconds),
+            otp_cooldown_seconds: self.otp_cooldown_seconds.or(lower.otp_cooldown_seconds),
+            otp_max_attempts: self.otp_max_attempts.or(lower.otp_max_attempts),
+            login_max_failures_per_account: self
+                .login_max_failures_per_account
+                .or(lower.login_max_failures_per_account),
+            login_max_failures_per_ip: self
+                .login_max_failures_per_ip
+                .or(lower.login_max_failures_per_ip),
+            login_window_seconds: self.login_window_seconds.or(lower.login_window_seconds),
+            json_body_limit_bytes: self.json_body_limit_bytes.or(lower.json_body_limit_bytes),
+        }
+    }
+}
+
+/// One-time code rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtpSettings {
+    /// How long a code stays valid.
+    pub ttl: Duration,
+    /// Minimum time between two codes to the same address (and purpose).
+    pub cooldown: Duration,
+    /// Wrong guesses after which the code is void.
+    pub max_attempts: u32,
+}
+
+/// Failed-login throttling rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginThrottleSettings {
+    /// Failures per account within `window` before 429.
+    pub max_failures_per_account: u32,
+    /// Failures per client IP within `window` before 429.
+    pub max_failures_per_ip: u32,
+    /// Length of the counting window.
+    pub window: Duration,
+}
+
+/// The validated settings of the service.
+#[derive(Clone)]
+pub struct Settings {
+    /// Address to listen on (port 0 picks a free port).
+    pub bind: SocketAddr,
+    /// Directory for the SQLite database and the generated JWT secret.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// Largest number of pooled database connections.
+    pub database_max_connections: u32,
+    /// Redis URL; None = in-process key-value store.
+    pub redis_url: Option<String>,
+    /// Prefix of every key-value key (isolates instances sharing one Redis).
+    pub kv_prefix: String,
+    /// Bound on every single database / key-value call.
+    pub backend_timeout: Duration,
+    /// SMTP URL; None = log mailer.
+    pub smtp_url: Option<String>,
+    /// Sender of outgoing mail.
+    pub mail_from: String,
+    /// Bound on one mail delivery.
+    pub mail_timeout: Duration,
+    /// Token signing secret; None = generated file in the data directory.
+    pub jwt_secret: Option<Secret>,
+    /// Access token lifetime.
+    pub token_ttl: Duration,
+    /// Allowed CORS origins (`*` = any).
+    pub cors_origins: Vec<String>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter.
+    pub log_filter: String,
+    /// One-time code rules.
+    pub otp: OtpSettings,
+    /// Failed-login throttling rules.
+    pub login_throttle: LoginThrottleSettings,
+    /// Largest accepted JSON body.
+    pub json_body_limit: usize,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("database_max_connections", &self.database_max_connections)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("kv_prefix", &self.kv_prefix)
+            .field("backend_timeout", &self.backend_timeout)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("mail_from", &self.mail_from)
+            .field("mail_timeout", &self.mail_timeout)
+            .field("jwt_secret", &self.jwt_secret)
+            .field("token_ttl", &self.token_ttl)
+            .field("cors_origins", &self.cors_origins)
+            .field("log_format", &self.log_format)
+            .field("log_filter", &self.log_filter)
+            .field("otp", &self.otp)
+            .field("login_throttle", &self.login_throttle)
+            .field("json_body_limit", &self.json_body_limit)
+            .finish()
+    }
+}
+
+/// `scheme://user:pass@host/..` -> `scheme://***@host/..`, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://***{}", &url[..scheme_end], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Settings {
+    /// Production defaults, with the database and secret file inside `data_dir`.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            database_url: default_database_url(&data_dir),
+            data_dir,
+            database_max_connections: 10,
+            redis_url: None,
+            kv_prefix: "rollcall:".to_owned(),
+            backend_timeout: Duration::from_secs(5),
+            smtp_url: None,
+            mail_from: "Rollcall <no-reply@localhost>".to_owned(),
+            mail_timeout: Duration::from_secs(10),
+            jwt_secret: None,
+            token_ttl: Duration::from_secs(60 * 60),
+            cors_origins: Vec::new(),
+            log_format: LogFormat::Text,
+            log_filter: "info".to_owned(),
+            otp: OtpSettings {
+                ttl: Duration::from_secs(5 * 60),
+                cooldown: Duration::from_secs(60),
+                max_attempts: 5,
+            },
+            login_throttle: LoginThrottleSettings {
+                max_failures_per_account: 5,
+                max_failures_per_ip: 20,
+                window: Duration::from_secs(15 * 60),
+            },
+            json_body_limit: 64 * 1024,
+        }
+    }
+
+    /// Loads the settings: `env_layer` (environment and flags, already parsed by clap)
+    /// over the TOML file `config_file` (the `ROLLCALL_CONFIG` setting, if set) over the
+    /// defaults.
+    pub fn load(env_layer: SettingsLayer, config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let file_layer = match config_file {
+            Some(path) if !path.as_os_str().is_empty() => SettingsLayer::from_toml_file(path)?,
+            _ => SettingsLayer::default(),
+        };
+        Self::from_layer(env_layer.or(file_layer))
+    }
+
+    /// Validates a merged layer; unset fields take their defaults.
+    pub fn from_layer(layer: SettingsLayer) -> Result<Self, ConfigError> {
+        let data_dir = layer.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+        if data_dir.as_os_str().is_empty() {
+            return Err(invalid("ROLLCALL_DATA_DIR", "must not be empty"));
+        }
+        let mut s = Self::with_data_dir(data_dir);
+        if let Some(bind) = layer.bind {
+            s.bind = bind;
+        }
+        if let Some(url) = layer.database_url {
+            let url = url.trim().to_owned();
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                return Err(invalid(
+                    "ROLLCALL_DATABASE_URL",
+                    "must start with sqlite:, postgres:// or postgresql://",
+                ));
+            }
+            s.database_url = url;
+        }
+        if let Some(n) = layer.database_max_connections {
+            s.database_max_connections = positive("ROLLCALL_DATABASE_MAX_CONNECTIONS", n)?;
+        }
+        s.redis_url = non_empty(layer.redis_url);
+        if let Some(url) = &s.redis_url
+            && !url.starts_with("redis://")
+        {
+            return Err(invalid("ROLLCALL_REDIS_URL", "must start with redis://"));
+        }
+        if let Some(prefix) = layer.kv_prefix {
+            s.kv_prefix = prefix;
+        }
+        if let Some(secs) = layer.backend_timeout_seconds {
+            s.backend_timeout = seconds("ROLLCALL_BACKEND_TIMEOUT_SECONDS", secs)?;
+        }
+        s.smtp_url = non_empty(layer.smtp_url);
+        if let Some(url) = &s.smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(invalid(
+                "ROLLCALL_SMTP_URL",
+                "must start with smtp:// or smtps://",
+            ));
+        }
+        if let Some(from) = non_empty(layer.mail_from) {
+            if !from.contains('@') {
+                return Err(invalid("ROLLCALL_MAIL_FROM", "must be a mail address"));
+            }
+            s.mail_from = from;
+        }
+        if let Some(secs) = layer.mail_timeout_seconds {
+            s.mail_timeout = seconds("ROLLCALL_MAIL_TIMEOUT_SECONDS", secs)?;
+        }
+        if let Some(secret) = layer.jwt_secret {
+            check_secret_len("ROLLCALL_JWT_SECRET", secret.expose())?;
+            s.jwt_secret = Some(secret);
+        }
+        if let Some(minutes) = layer.token_ttl_minutes {
+            s.token_ttl =
+                Duration::from_secs(positive("ROLLCALL_TOKEN_TTL_MINUTES", minutes)? * 60);
+        }
+        if let Some(origins) = layer.cors_origins {
+            s.cors_origins = parse_origins(&origins)?;
+        }
+        if let Some(format) = layer.log_format {
+            s.log_format = format;
+        }
+        if let Some(filter) = non_empty(layer.log) {
+            s.log_filter = filter;
+        }
+        if let Some(secs) = layer.otp_ttl_seconds {
+            s.otp.ttl = seconds("ROLLCALL_OTP_TTL_SECONDS", secs)?;
+        }
+        if let Some(secs) = layer.otp_cooldown_seconds {
+            s.otp.cooldown = seconds("ROLLCALL_OTP_COOLDOWN_SECONDS", secs)?;
+        }
+        if let Some(n) = layer.otp_max_attempts {
+            s.otp.max_attempts = positive("ROLLCALL_OTP_MAX_ATTEMPTS", n)?;
+        }
+        if let Some(n) = layer.login_max_failures_per_account {
+            s.login_throttle.max_failures_per_account =
+                positive("ROLLCALL_LOGIN_MAX_FAILURES_PER_ACCOUNT", n)?;
+        }
+        if let Some(n) = layer.login_max_failures_per_ip {
+            s.login_throttle.max_failures_per_ip =
+                positive("ROLLCALL_LOGIN_MAX_FAILURES_PER_IP", n)?;
+        }
+        if let Some(secs) = layer.login_window_seconds {
+            s.login_throttle.window = seconds("ROLLCALL_LOGIN_WINDOW_SECONDS", secs)?;
+        }
+        if let Some(n) = layer.json_body_limit_bytes {
+            s.json_body_limit = positive("ROLLCALL_JSON_BODY_LIMIT_BYTES", n)?;
+        }
+        Ok(s)
+    }
+
+    /// The token signing key: the configured secret, or the one kept in
+    /// `<data dir>/jwt-secret`, generated (32 random bytes, hex, mode 0600) on first use.
+    pub fn resolve_jwt_secret(&self) -> Result<Vec<u8>, ConfigError> {
+        if let Some(secret) = &self.jwt_secret {
+            check_secret_len("ROLLCALL_JWT_SECRET", secret.expose())?;
+            return Ok(secret.expose().as_bytes().to_vec());
+        }
+        let path = self.data_dir.join(JWT_SECRET_FILE);
+        let secret_file = |source| ConfigError::SecretFile {
+            path: path.clone(),
+            source,
+        };
+        match fs::read_to_string(&path) {
+            Ok(text) => {
+                let secret = text.trim();
+                check_secret_len("ROLLCALL_JWT_SECRET (file)", secret)?;
+                Ok(secret.as_bytes().to_vec())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(&self.data_dir).map_err(secret_file)?;
+                let mut bytes = [0u8; MIN_JWT_SECRET_BYTES];
+                rand::rng().fill_bytes(&mut bytes);
+                let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                let mut options = fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    options.mode(0o600);
+                }
+                let mut file = options.open(&path).map_err(secret_file)?;
+                file.write_all(secret.as_bytes()).map_err(secret_file)?;
+                file.sync_all().map_err(secret_file)?;
+                tracing::warn!(
+                    path = %path.display(),
+                    "ROLLCALL_JWT_SECRET is not set: generated a random token secret and \
+                     stored it in the data directory; set ROLLCALL_JWT_SECRET when running \
+                     several instances"
+                );
+                Ok(secret.into_bytes())
+            }
+            Err(e) => Err(secret_file(e)),
+        }
+    }
+
+    /// The SQLite file of the default database URL.
+    pub fn default_database_path(&self) -> PathBuf {
+        self.data_dir.join("rollcall.db")
+    }
+}
+
+fn default_database_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("rollcall.db").display())
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn positive<T: PartialOrd + Default>(name: &'static str, value: T) -> Result<T, ConfigError> {
+    if value > T::default() {
+        Ok(value)
+    } else {
+        Err(invalid(name, "must be greater than 0"))
+    }
+}
+
+fn seconds(name: &'static str, secs: u64) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_secs(positive(name, secs)?))
+}
+
+fn check_secret_len(name: &'static str, secret: &str) -> Result<(), ConfigError> {
+    if secret.len() < MIN_JWT_SECRET_BYTES {
+        Err(invalid(
+            name,
+            format!(
+                "must be at least {MIN_JWT_SECRET_BYTES} bytes long (got {}); generate one with \
+                 `openssl rand -hex 32`",
+                secret.len()
+            ),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|origin| {
+            let origin = origin.trim_end_matches('/');
+            if origin == "*" || origin.starts_with("http://") || origin.starts_with("https://") {
+                Ok(origin.to_owned())
+            } else {
+                Err(invalid(
+                    "ROLLCALL_CORS_ORIGINS",
+                    format!("{origin:?} is not an origin like https://example.org"),
+                ))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_production_values() {
+        let s = Settings::from_layer(SettingsLayer::default()).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(s.database_url, "sqlite://./data/rollcall.db");
+        assert_eq!(s.token_ttl, Duration::from_secs(3600));
+        assert_eq!(s.otp.ttl, Duration::from_secs(300));
+        assert_eq!(s.otp.cooldown, Duration::from_secs(60));
+        assert_eq!(s.otp.max_attempts, 5);
+        assert_eq!(s.login_throttle.max_failures_per_account, 5);
+        assert_eq!(s.login_throttle.max_failures_per_ip, 20);
+        assert!(s.redis_url.is_none() && s.smtp_url.is_none());
+    }
+
+    #[test]
+    fn short_secret_is_refused() {
+        let layer = SettingsLayer {
+            jwt_secret: Some(Secret::new("too-short")),
+            ..Default::default()
+        };
+        let err = Settings::from_layer(layer).unwrap_err().to_string();
+        assert!(err.contains("ROLLCALL_JWT_SECRET"), "{err}");
+        assert!(!err.contains("too-short"), "the secret leaked: {err}");
+    }
+
+    #[test]
+    fn upper_layer_wins_and_values_are_validated() {
+        let env = SettingsLayer {
+            token_ttl_minutes: Some(5),
+            ..Default::default()
+        };
+        let file: SettingsLayer = toml::from_str(
+            "token_ttl_minutes = 30\ncors_origins = \"https://a.org, http://b.org/\"",
+        )
+        .unwrap();
+        let s = Settings::from_layer(env.or(file)).unwrap();
+        assert_eq!(s.token_ttl, Duration::from_secs(300));
+        assert_eq!(s.cors_origins, ["https://a.org", "http://b.org"]);
+
+        assert!(toml::from_str::<SettingsLayer>("no_such_key = 1").is_err());
+        let bad = SettingsLayer {
+            database_url: Some("mysql://x".into()),
+            ..Default::default()
+        };
+        assert!(Settings::from_layer(bad).is_err());
+        let zero = SettingsLayer {
+            otp_ttl_seconds: Some(0),
+            ..Default::default()
+        };
+        assert!(Settings::from_layer(zero).is_err());
+    }
+
+    #[test]
+    fn generated_secret_is_kept_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::with_data_dir(dir.path().join("nested"));
+        let first = s.resolve_jwt_secret().unwrap();
+        assert!(first.len() >= MIN_JWT_SECRET_BYTES);
+        assert_eq!(s.resolve_jwt_secret().unwrap(), first);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join("nested").join(JWT_SECRET_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn debug_redacts_credentials() {
+        let mut s = Settings::with_data_dir("/tmp/x");
+        s.database_url = "postgres://u:hunter2@db/rollcall".into();
+        s.jwt_secret = Some(Secret::new("x".repeat(40)));
+        let text = format!("{s:?}");
+        assert!(
+            !text.contains("hunter2") && !text.contains(&"x".repeat(40)),
+            "{text}"
+        );
+    }
+}

@@ -165,6 +165,19 @@ impl Store for BoundedStore {
     ) -> Result<Vec<RosterEntry>, StoreError> {
         self.bounded(self.inner.roster(teacher, model_id)).await
     }
+    async fn add_embedding(
+        &self,
+        teacher: TeacherId,
+        roll_no: &str,
+        model_id: &str,
+        embedding: &[f32],
+    ) -> Result<Option<()>, StoreError> {
+        self.bounded(
+            self.inner
+                .add_embedding(teacher, roll_no, model_id, embedding),
+        )
+        .await
+    }
     async fn mark_present(
         &self,
         teacher: TeacherId,

@@ -82,6 +82,12 @@ impl Manifest {
         Self::from_toml(BUILT_IN, "built-in")
     }
 
+    /// The manifest at `path` when one is given (e.g. from `ROLLCALL_MODEL_MANIFEST`), else the
+    /// built-in one.
+    pub fn load(path: Option<&Path>) -> Result<Self, FetchError> {
+        path.map_or_else(Self::built_in, Self::from_path)
+    }
+
     /// Reads and validates a manifest file (for deployments that pin their own models).
     pub fn from_path(path: &Path) -> Result<Self, FetchError> {
         let text = std::fs::read_to_string(path).map_err(|source| FetchError::ManifestRead {
@@ -264,6 +270,45 @@ mod tests {
         ] {
             assert!(is_safe_relative(good), "{good:?}");
         }
+    }
+
+    #[test]
+    fn load_reads_an_override_and_names_a_missing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.toml");
+        std::fs::write(&path, BUILT_IN).unwrap();
+        let loaded = Manifest::load(Some(&path)).unwrap();
+        assert_eq!(
+            loaded.models().len(),
+            Manifest::load(None).unwrap().models().len()
+        );
+
+        let missing = dir.path().join("nope.toml");
+        let error = Manifest::load(Some(&missing)).unwrap_err();
+        assert!(
+            matches!(error, FetchError::ManifestRead { .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("nope.toml"), "{error}");
+    }
+
+    #[test]
+    fn malformed_toml_and_bad_checksums_are_rejected() {
+        let error = Manifest::from_toml("[[model]]\nid = ", "broken").unwrap_err();
+        assert!(
+            matches!(error, FetchError::ManifestParse { .. }),
+            "{error:?}"
+        );
+        let text = r#"
+            [[model]]
+            id = "m"
+            file = "m.onnx"
+            bytes = 1
+            sha256 = "ABC"
+            set = "s"
+        "#;
+        let error = Manifest::from_toml(text, "test").unwrap_err().to_string();
+        assert!(error.contains("sha256"), "{error}");
     }
 
     #[test]

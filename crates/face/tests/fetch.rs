@@ -573,3 +573,66 @@ fn an_unknown_set_is_named_with_the_known_ones() {
         "{message}"
     );
 }
+
+#[test]
+fn a_mirror_that_never_answers_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        // Accept and hold connections without ever answering.
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let options = FetchOptions {
+        base_url_override: Some(format!("http://{addr}/")),
+        timeout: Duration::from_secs(1),
+    };
+    let dest = tempfile::tempdir().unwrap();
+    let error = fetch_set(&built_in(), "buffalo_m", dest.path(), &options).unwrap_err();
+    match &error {
+        FetchError::Http { source, .. } => {
+            assert!(matches!(**source, ureq::Error::Timeout(_)), "{error:?}")
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(error.to_string().contains("buffalo_m.zip"), "{error}");
+    assert_eq!(files_under(dest.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn a_download_that_stalls_midway_times_out_and_leaves_nothing() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut stream in listener.incoming().flatten() {
+            let mut request = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while request.read_line(&mut line).unwrap_or(0) > 2 {
+                line.clear();
+            }
+            // Promise a megabyte, send a kilobyte, then go silent.
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nContent-Length: 1000000\r\n\r\n",
+            );
+            let _ = stream.write_all(&[0_u8; 1000]);
+            let _ = stream.flush();
+            held.push(stream);
+        }
+    });
+    let options = FetchOptions {
+        base_url_override: Some(format!("http://{addr}/")),
+        timeout: Duration::from_secs(1),
+    };
+    let dest = tempfile::tempdir().unwrap();
+    let error = fetch_set(&built_in(), "buffalo_m", dest.path(), &options).unwrap_err();
+    assert!(matches!(error, FetchError::Http { .. }), "{error:?}");
+    assert!(error.to_string().contains("buffalo_m.zip"), "{error}");
+    assert_eq!(
+        files_under(dest.path()),
+        Vec::<PathBuf>::new(),
+        "the partial download must be removed"
+    );
+}

@@ -201,13 +201,17 @@ pub fn fetch_set(
                 reason: format!("set {set}: file {file:?} has no [[model]]"),
             })?;
         let path = dest_dir.join(file);
-        let outcome = match file_sha256(&path) {
-            Ok(Some((sha256, bytes))) if sha256 == model.sha256 && bytes == model.bytes => {
-                FileOutcome::AlreadyPresent
+        let outcome = match file_state(model, &path) {
+            FileState::Ok => FileOutcome::AlreadyPresent,
+            FileState::Missing => FileOutcome::Downloaded,
+            FileState::WrongSize { .. } | FileState::WrongHash { .. } => FileOutcome::Replaced,
+            FileState::Unreadable { reason } => {
+                return Err(FetchError::io(
+                    "cannot read",
+                    path,
+                    std::io::Error::other(reason),
+                ));
             }
-            Ok(Some(_)) => FileOutcome::Replaced,
-            Ok(None) => FileOutcome::Downloaded,
-            Err(error) => return Err(FetchError::io("cannot read", path, error)),
         };
         let want = Wanted {
             entry: archive_entry,

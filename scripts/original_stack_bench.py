@@ -12,6 +12,12 @@ code) but with Rollcall's model files, so that the numbers compare like with lik
 * recognizer ``$ROLLCALL_MODEL_DIR/faceplugin/fr_feature.onnx`` with its own normalisation
   ``(x - 127) / 128`` (FaceAnalysis would guess 127.5 / 127.5 for it)
 
+Sessions use onnxruntime's default graph optimisation level (``all``), as FaceAnalysis did.
+``--opt-level basic`` (or ``extended``) shows the same stack without the layout optimisations:
+on a 2-core AVX-512 Xeon with onnxruntime 1.31.1, fr_feature (Conv + PReLU) ran 2.5-3x slower at
+``all`` than at ``basic``/``extended``, while SCRFD ran faster at ``all`` (busy machine: treat
+as indicative, rerun on a quiet one).
+
 ``FaceAnalysis`` itself cannot be used unchanged: it loads every ``*.onnx`` of a model pack by
 name and creates its ONNX Runtime sessions without SessionOptions, so the thread count could not
 be controlled. The per-face loop below is ``FaceAnalysis.get`` line for line.
@@ -73,12 +79,20 @@ class TimedSession:
         return getattr(self._session, name)
 
 
-def session(path: Path, threads: int) -> onnxruntime.InferenceSession:
+OPT_LEVELS = {
+    "disable": onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+
+
+def session(path: Path, threads: int, opt_level: str) -> onnxruntime.InferenceSession:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = OPT_LEVELS[opt_level]
     options.log_severity_level = 3
     return onnxruntime.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
@@ -86,10 +100,10 @@ def session(path: Path, threads: int) -> onnxruntime.InferenceSession:
 class OriginalPipeline:
     """FaceAnalysis(det + recognition) with explicit model files, det_size and thread count."""
 
-    def __init__(self, model_dir: Path, det_size: tuple[int, int], threads: int):
+    def __init__(self, model_dir: Path, det_size: tuple[int, int], threads: int, opt_level: str):
         det_path, rec_path = model_dir / DETECTOR, model_dir / RECOGNIZER
-        self.det_session = TimedSession(session(det_path, threads))
-        self.rec_session = TimedSession(session(rec_path, threads))
+        self.det_session = TimedSession(session(det_path, threads, opt_level))
+        self.rec_session = TimedSession(session(rec_path, threads, opt_level))
         self.detector = SCRFD(model_file=str(det_path), session=self.det_session)
         self.detector.prepare(-1, input_size=det_size, det_thresh=0.5)
         self.det_size = det_size
@@ -177,6 +191,9 @@ def main() -> int:
                         help="detector input sizes WxH (default: 320x256 640x640)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                         help="onnxruntime intra-op thread counts (default: 1 2)")
+    parser.add_argument("--opt-level", choices=sorted(OPT_LEVELS), default="all",
+                        help="onnxruntime graph optimisation level (default: all, onnxruntime's own "
+                             "default and so what FaceAnalysis ran with)")
     parser.add_argument("--runs", type=int, default=10, help="timed runs per cell (median reported)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs per cell first")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this path")
@@ -202,7 +219,7 @@ def main() -> int:
     rows = []
     for det_size in args.det_size:
         for threads in args.threads:
-            pipeline = OriginalPipeline(args.model_dir, det_size, threads)
+            pipeline = OriginalPipeline(args.model_dir, det_size, threads, args.opt_level)
             for image in images:
                 result = median_of(pipeline, image, args.runs, args.warmup)
                 result.update(path=str(image), det_size=list(det_size), threads=threads)
@@ -213,7 +230,7 @@ def main() -> int:
     print(f"Original stack: insightface {insightface.__version__}, onnxruntime {onnxruntime.__version__}, "
           f"opencv {cv2.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
           f"{platform.machine()} ({os.cpu_count()} CPUs). Models: {DETECTOR}, {RECOGNIZER} "
-          f"(mean {RECOGNIZER_MEAN:g}, std {RECOGNIZER_STD:g}). Median of {args.runs} runs after "
+          f"(mean {RECOGNIZER_MEAN:g}, std {RECOGNIZER_STD:g}); graph optimisation {args.opt_level}. Median of {args.runs} runs after "
           f"{args.warmup} warm-up runs; times in ms; cv2 threads 1.")
     print()
     print("| image | size | det_size | threads | faces | decode | detect (onnx) | align | embed (onnx) "

@@ -22,6 +22,5 @@ ENV ORT_DYLIB_PATH=/opt/onnxruntime/libonnxruntime.so \
     ROLLCALL_LOG_FORMAT=json
 USER rollcall
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s CMD ["rollcall", "healthcheck"]
 ENTRYPOINT ["rollcall"]
 CMD ["serve"]

@@ -9,6 +9,7 @@
 pub mod app;
 pub mod auth;
 pub mod bounded;
+pub mod cli;
 pub mod config;
 pub mod http;
 pub mod kv;

@@ -1,10 +1,11 @@
-//! The `rollcall` binary: `serve` (default) or `migrate`.
+//! The `rollcall` binary: `serve` (default), `migrate`, and `models` (fetch/verify/list).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use rollcall::app::{self, Application};
+use rollcall::cli;
 use rollcall::config::{Settings, SettingsLayer};
 use rollcall::telemetry;
 
@@ -32,10 +33,32 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Fetch, verify or list the face models (in ROLLCALL_MODEL_DIR).
+    Models {
+        #[command(subcommand)]
+        command: cli::models::ModelsCommand,
+        /// Model folder (default: ROLLCALL_MODEL_DIR, else ./models).
+        #[arg(long, global = true)]
+        dir: Option<PathBuf>,
+        /// Another model manifest instead of the built-in `models/manifest.toml`.
+        #[arg(long, env = "ROLLCALL_MODEL_MANIFEST", global = true)]
+        manifest: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let command = match cli.command.unwrap_or(Command::Serve) {
+        Command::Models {
+            command,
+            dir,
+            manifest,
+        } => {
+            let dir = dir.unwrap_or_else(cli::models::default_model_dir);
+            return cli::models::run(command, &dir, manifest.as_deref());
+        }
+        command => command,
+    };
     let settings = match Settings::load(cli.settings, cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(e) => {
@@ -55,7 +78,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Serve => {
                 tracing::info!(settings = ?settings, "starting");
                 Application::build(settings)
@@ -68,6 +91,7 @@ fn main() -> ExitCode {
                 tracing::info!("migrations applied");
                 Ok(())
             }
+            Command::Models { .. } => Ok(()),
         }
     });
     match result {

@@ -1,0 +1,3 @@
+//! Subcommands of the `rollcall` binary beyond `serve` and `migrate`.
+
+pub mod models;

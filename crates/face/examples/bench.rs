@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use rollcall_face::bench::{BenchOptions, run};
 use rollcall_face::EngineConfig;
+use rollcall_face::bench::{BenchOptions, run};
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -136,12 +136,20 @@ impl Engine {
     }
 
     /// Stage 3: aligns and embeds faces.
-    pub fn embed(&self, image: &RgbImage, faces: &[DetectedFace]) -> Result<Vec<Vec<f32>>, FaceError> {
+    pub fn embed(
+        &self,
+        image: &RgbImage,
+        faces: &[DetectedFace],
+    ) -> Result<Vec<Vec<f32>>, FaceError> {
         self.recognizer.embed(image, faces)
     }
 
     /// Head pose of a face, when a pose model is loaded.
-    pub fn head_pose(&self, image: &RgbImage, face: &DetectedFace) -> Result<Option<HeadPose>, FaceError> {
+    pub fn head_pose(
+        &self,
+        image: &RgbImage,
+        face: &DetectedFace,
+    ) -> Result<Option<HeadPose>, FaceError> {
         self.pose
             .as_ref()
             .map(|p| p.estimate(image, &face.bbox))
@@ -161,7 +169,11 @@ impl Engine {
     }
 
     /// Stage 4: matches face embeddings against a roster.
-    pub fn match_faces<F: AsRef<[f32]>>(&self, faces: &[F], roster: &[RosterItem<'_>]) -> Vec<FaceMatch> {
+    pub fn match_faces<F: AsRef<[f32]>>(
+        &self,
+        faces: &[F],
+        roster: &[RosterItem<'_>],
+    ) -> Vec<FaceMatch> {
         match_faces(faces, roster, &self.match_params())
     }
 
@@ -218,21 +230,20 @@ impl Engine {
 
     /// Runs the quality gate without deciding: the report, and the primary face with its
     /// embedding when there is one.
-    pub fn assess(&self, image: &RgbImage) -> Result<(QualityReport, Option<(DetectedFace, Vec<f32>)>), FaceError> {
+    pub fn assess(
+        &self,
+        image: &RgbImage,
+    ) -> Result<(QualityReport, Option<(DetectedFace, Vec<f32>)>), FaceError> {
         let faces = self.detect(image)?;
-        let Some(face) = quality::primary_face(&faces).and_then(|i| faces.get(i)).copied() else {
+        let Some(face) = quality::primary_face(&faces)
+            .and_then(|i| faces.get(i))
+            .copied()
+        else {
             return Ok((quality::no_face(), None));
         };
         let aligned = self.recognizer.align(image, &face)?;
         let pose = self.head_pose(image, &face)?;
-        let report = quality::assess(
-            &faces,
-            &face,
-            image,
-            pose,
-            &aligned,
-            &self.config.quality,
-        );
+        let report = quality::assess(&faces, &face, image, pose, &aligned, &self.config.quality);
         let embedding = self
             .recognizer
             .embed_aligned(std::slice::from_ref(&aligned))?

@@ -37,9 +37,17 @@ fn group_photos() {
     let mut failures = Vec::new();
     let (mut labelled, mut found) = (0usize, 0usize);
     for row in common::tsv("groups/labels.tsv") {
-        let (Some(file), Some(present), Some(count)) = (row.first(), row.get(1), row.get(2)) else { continue };
-        let analysis = engine.analyze(&common::read(format!("groups/{file}"))).unwrap();
-        let embeddings: Vec<&[f32]> = analysis.faces.iter().map(|f| f.embedding.as_slice()).collect();
+        let (Some(file), Some(present), Some(count)) = (row.first(), row.get(1), row.get(2)) else {
+            continue;
+        };
+        let analysis = engine
+            .analyze(&common::read(format!("groups/{file}")))
+            .unwrap();
+        let embeddings: Vec<&[f32]> = analysis
+            .faces
+            .iter()
+            .map(|f| f.embedding.as_slice())
+            .collect();
         let matches = engine.match_faces(&embeddings, &items);
         let marked: BTreeSet<&str> = matches
             .iter()
@@ -65,9 +73,16 @@ fn group_photos() {
             failures.push(format!("{file}: labelled people not found: {missing:?}"));
         }
         if let Ok(n) = count.parse::<usize>() {
-            let ok = if file.starts_with("dlib_") { analysis.faces.len() >= n } else { analysis.faces.len() == n };
+            let ok = if file.starts_with("dlib_") {
+                analysis.faces.len() >= n
+            } else {
+                analysis.faces.len() == n
+            };
             if !ok {
-                failures.push(format!("{file}: {} faces, expected {count}", analysis.faces.len()));
+                failures.push(format!(
+                    "{file}: {} faces, expected {count}",
+                    analysis.faces.len()
+                ));
             }
         }
     }

@@ -15,3 +15,4 @@ pub mod kv;
 pub mod mail;
 pub mod store;
 pub mod telemetry;
+pub mod vision;

@@ -490,6 +490,7 @@ impl Settings {
 
     /// Validates a merged layer; unset fields take their defaults.
     pub fn from_layer(layer: SettingsLayer) -> Result<Self, ConfigError> {
+        let (max_upload_bytes, timezone, vision) = vision_settings(&layer)?;
         let data_dir = layer.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
         if data_dir.as_os_str().is_empty() {
             return Err(invalid("ROLLCALL_DATA_DIR", "must not be empty"));
@@ -589,7 +590,9 @@ impl Settings {
         if let Some(n) = layer.json_body_limit_bytes {
             s.json_body_limit = positive("ROLLCALL_JSON_BODY_LIMIT_BYTES", n)?;
         }
-        apply_vision_layer(&mut s, &layer)?;
+        s.max_upload_bytes = max_upload_bytes;
+        s.timezone = timezone;
+        s.vision = vision;
         Ok(s)
     }
 
@@ -644,20 +647,26 @@ impl Settings {
     }
 }
 
-/// The face-recognition and attendance part of [`Settings::from_layer`].
-fn apply_vision_layer(s: &mut Settings, layer: &SettingsLayer) -> Result<(), ConfigError> {
+/// The face-recognition and attendance part of [`Settings::from_layer`]: the upload
+/// limit, the time zone and the vision settings.
+fn vision_settings(
+    layer: &SettingsLayer,
+) -> Result<(usize, Tz, VisionSettings), ConfigError> {
+    let mut max_upload_bytes = 15 * 1024 * 1024;
     if let Some(n) = layer.max_upload_bytes {
-        s.max_upload_bytes = positive("ROLLCALL_MAX_UPLOAD_BYTES", n)?;
+        max_upload_bytes = positive("ROLLCALL_MAX_UPLOAD_BYTES", n)?;
     }
+    let mut timezone = Tz::UTC;
     if let Some(tz) = non_empty(layer.timezone.clone()) {
-        s.timezone = tz.parse().map_err(|_| {
+        timezone = tz.parse().map_err(|_| {
             invalid(
                 "ROLLCALL_TIMEZONE",
                 format!("{tz:?} is not an IANA time zone name like Europe/Paris"),
             )
         })?;
     }
-    let v = &mut s.vision;
+    let mut vision = VisionSettings::default();
+    let v = &mut vision;
     if let Some(dir) = &layer.model_dir {
         if dir.as_os_str().is_empty() {
             return Err(invalid("ROLLCALL_MODEL_DIR", "must not be empty"));
@@ -694,7 +703,7 @@ fn apply_vision_layer(s: &mut Settings, layer: &SettingsLayer) -> Result<(), Con
         }
         v.match_margin = m;
     }
-    Ok(())
+    Ok((max_upload_bytes, timezone, vision))
 }
 
 fn default_database_url(data_dir: &Path) -> String {

@@ -102,11 +102,9 @@ impl AppState {
 /// directory if needed) and applies pending migrations.
 pub async fn connect_store(settings: &Settings) -> Result<Arc<dyn Store>, AppError> {
     if settings.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
-            ConfigError::Invalid {
-                name: "ROLLCALL_DATA_DIR",
-                reason: format!("cannot create {}: {e}", settings.data_dir.display()),
-            }
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| ConfigError::Invalid {
+            name: "ROLLCALL_DATA_DIR",
+            reason: format!("cannot create {}: {e}", settings.data_dir.display()),
         })?;
     }
     let options = StoreOptions {

@@ -54,7 +54,8 @@ impl KeyValue for BoundedKv {
         self.bounded(self.inner.ping()).await
     }
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), KvError> {
-        self.bounded(self.inner.set(&self.key(key), value, ttl)).await
+        self.bounded(self.inner.set(&self.key(key), value, ttl))
+            .await
     }
     async fn set_nx(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, KvError> {
         self.bounded(self.inner.set_nx(&self.key(key), value, ttl))

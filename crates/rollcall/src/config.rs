@@ -123,14 +123,24 @@ pub struct SettingsLayer {
     pub data_dir: Option<PathBuf>,
     /// Database URL: `sqlite://<path>` (created on first run) or `postgres://user@host/db`
     /// [default: sqlite://<data dir>/rollcall.db].
-    #[arg(long, env = "ROLLCALL_DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ROLLCALL_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// Largest number of pooled database connections [default: 10].
     #[arg(long, env = "ROLLCALL_DATABASE_MAX_CONNECTIONS", global = true)]
     pub database_max_connections: Option<u32>,
     /// Redis URL (`redis://host:port/db`) for one-time codes, throttles and revoked tokens;
     /// unset = in-process store (only correct with a single instance).
-    #[arg(long, env = "ROLLCALL_REDIS_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ROLLCALL_REDIS_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub redis_url: Option<String>,
     /// Prefix of every key written to the key-value store [default: rollcall:].
     #[arg(long, env = "ROLLCALL_KV_PREFIX", global = true)]
@@ -151,7 +161,12 @@ pub struct SettingsLayer {
     pub mail_timeout_seconds: Option<u64>,
     /// HS256 signing secret for access tokens, at least 32 bytes; unset = a random secret
     /// generated once and kept in `<data dir>/jwt-secret` (mode 0600).
-    #[arg(long, env = "ROLLCALL_JWT_SECRET", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ROLLCALL_JWT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
     pub jwt_secret: Option<Secret>,
     /// Lifetime of access tokens in minutes [default: 60].
     #[arg(long, env = "ROLLCALL_TOKEN_TTL_MINUTES", global = true)]
@@ -479,10 +494,11 @@ impl Settings {
     }
 
     /// Loads the settings: `env_layer` (environment and flags, already parsed by clap)
-    /// over the TOML file named by `ROLLCALL_CONFIG` (if set) over the defaults.
-    pub fn load(env_layer: SettingsLayer) -> Result<Self, ConfigError> {
-        let file_layer = match std::env::var_os("ROLLCALL_CONFIG") {
-            Some(path) if !path.is_empty() => SettingsLayer::from_toml_file(Path::new(&path))?,
+    /// over the TOML file `config_file` (the `ROLLCALL_CONFIG` setting, if set) over the
+    /// defaults.
+    pub fn load(env_layer: SettingsLayer, config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let file_layer = match config_file {
+            Some(path) if !path.as_os_str().is_empty() => SettingsLayer::from_toml_file(path)?,
             _ => SettingsLayer::default(),
         };
         Self::from_layer(env_layer.or(file_layer))
@@ -517,15 +533,9 @@ impl Settings {
         }
         s.redis_url = non_empty(layer.redis_url);
         if let Some(url) = &s.redis_url
-            && !(url.starts_with("redis://")
-                || url.starts_with("rediss://")
-                || url.starts_with("redis+unix://")
-                || url.starts_with("unix://"))
+            && !url.starts_with("redis://")
         {
-            return Err(invalid(
-                "ROLLCALL_REDIS_URL",
-                "must start with redis://, rediss:// or unix://",
-            ));
+            return Err(invalid("ROLLCALL_REDIS_URL", "must start with redis://"));
         }
         if let Some(prefix) = layer.kv_prefix {
             s.kv_prefix = prefix;
@@ -556,7 +566,8 @@ impl Settings {
             s.jwt_secret = Some(secret);
         }
         if let Some(minutes) = layer.token_ttl_minutes {
-            s.token_ttl = Duration::from_secs(positive("ROLLCALL_TOKEN_TTL_MINUTES", minutes)? * 60);
+            s.token_ttl =
+                Duration::from_secs(positive("ROLLCALL_TOKEN_TTL_MINUTES", minutes)? * 60);
         }
         if let Some(origins) = layer.cors_origins {
             s.cors_origins = parse_origins(&origins)?;
@@ -711,15 +722,10 @@ fn default_database_url(data_dir: &Path) -> String {
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-fn positive<T: PartialOrd + Default + fmt::Display>(
-    name: &'static str,
-    value: T,
-) -> Result<T, ConfigError> {
+fn positive<T: PartialOrd + Default>(name: &'static str, value: T) -> Result<T, ConfigError> {
     if value > T::default() {
         Ok(value)
     } else {
@@ -799,9 +805,10 @@ mod tests {
             token_ttl_minutes: Some(5),
             ..Default::default()
         };
-        let file: SettingsLayer =
-            toml::from_str("token_ttl_minutes = 30\ncors_origins = \"https://a.org, http://b.org/\"")
-                .unwrap();
+        let file: SettingsLayer = toml::from_str(
+            "token_ttl_minutes = 30\ncors_origins = \"https://a.org, http://b.org/\"",
+        )
+        .unwrap();
         let s = Settings::from_layer(env.or(file)).unwrap();
         assert_eq!(s.token_ttl, Duration::from_secs(300));
         assert_eq!(s.cors_origins, ["https://a.org", "http://b.org"]);
@@ -875,6 +882,9 @@ mod tests {
         s.database_url = "postgres://u:hunter2@db/rollcall".into();
         s.jwt_secret = Some(Secret::new("x".repeat(40)));
         let text = format!("{s:?}");
-        assert!(!text.contains("hunter2") && !text.contains(&"x".repeat(40)), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains(&"x".repeat(40)),
+            "{text}"
+        );
     }
 }

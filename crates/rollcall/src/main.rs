@@ -1,5 +1,6 @@
 //! The `rollcall` binary: `serve` (default) or `migrate`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +18,10 @@ use rollcall::telemetry;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Optional TOML file with settings (keys as the flags below, in snake case); the
+    /// environment and flags override it.
+    #[arg(long, env = "ROLLCALL_CONFIG", global = true)]
+    config: Option<PathBuf>,
     #[command(flatten)]
     settings: SettingsLayer,
 }
@@ -31,7 +36,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(cli.settings) {
+    let settings = match Settings::load(cli.settings, cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("rollcall: configuration error: {e}");
@@ -53,7 +58,10 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => {
                 tracing::info!(settings = ?settings, "starting");
-                Application::build(settings).await?.run_until_stopped().await
+                Application::build(settings)
+                    .await?
+                    .run_until_stopped()
+                    .await
             }
             Command::Migrate => {
                 app::connect_store(&settings).await?;

@@ -25,8 +25,11 @@ async fn account_flow(app: &TestApp) {
 
     // Verification code by mail.
     let body = expect(
-        app.post("/send-email-verification-otp", json!({ "email": email.to_uppercase() }))
-            .await,
+        app.post(
+            "/send-email-verification-otp",
+            json!({ "email": email.to_uppercase() }),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -46,8 +49,11 @@ async fn account_flow(app: &TestApp) {
     assert_eq!(body["detail"], "First verify your mail id");
 
     let body = expect(
-        app.post("/verify-email-confirm-otp", json!({ "email": email, "otp": code }))
-            .await,
+        app.post(
+            "/verify-email-confirm-otp",
+            json!({ "email": email, "otp": code }),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -72,15 +78,26 @@ async fn account_flow(app: &TestApp) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let mails = app.mails_to(&email);
-    assert_eq!(mails.len(), 2, "expected the code mail and the confirmation mail");
-    assert!(mails.iter().all(|m| !m.contains(PASSWORD)), "a mail contains the password");
+    assert_eq!(
+        mails.len(),
+        2,
+        "expected the code mail and the confirmation mail"
+    );
+    assert!(
+        mails.iter().all(|m| !m.contains(PASSWORD)),
+        "a mail contains the password"
+    );
 
     // Login with JSON and with the OAuth2 form.
     let json_token = app.login(&email, PASSWORD).await;
     let r = app
         .client
         .post(app.url("/login"))
-        .form(&[("grant_type", "password"), ("username", &email), ("password", PASSWORD)])
+        .form(&[
+            ("grant_type", "password"),
+            ("username", &email),
+            ("password", PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
@@ -89,7 +106,11 @@ async fn account_flow(app: &TestApp) {
     let form_token = body["access_token"].as_str().unwrap().to_owned();
 
     // A protected endpoint.
-    let me = expect(app.with_token(Method::GET, "/me", &json_token).await, StatusCode::OK).await;
+    let me = expect(
+        app.with_token(Method::GET, "/me", &json_token).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(me["email"], email.as_str());
     assert_eq!(me["user_id"], user_id.as_str());
 
@@ -103,11 +124,16 @@ async fn account_flow(app: &TestApp) {
     expect_unauthorized(app.with_token(Method::POST, "/logout", &form_token).await).await;
     expect_unauthorized(app.with_token(Method::GET, "/me", &form_token).await).await;
     // The other token still works.
-    expect(app.with_token(Method::GET, "/me", &json_token).await, StatusCode::OK).await;
+    expect(
+        app.with_token(Method::GET, "/me", &json_token).await,
+        StatusCode::OK,
+    )
+    .await;
 
     // Forgot password: code by mail, reset.
     let body = expect(
-        app.post("/forgot-password-send-otp", json!({ "email": email })).await,
+        app.post("/forgot-password-send-otp", json!({ "email": email }))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -127,31 +153,45 @@ async fn account_flow(app: &TestApp) {
     // Old token and old password rejected; the new password works.
     expect_unauthorized(app.with_token(Method::GET, "/me", &json_token).await).await;
     let body = expect(
-        app.post("/login", json!({ "email": email, "password": PASSWORD })).await,
+        app.post("/login", json!({ "email": email, "password": PASSWORD }))
+            .await,
         StatusCode::FORBIDDEN,
     )
     .await;
     assert_eq!(body["detail"], "Invalid Credentials");
     let token = app.login(&email, NEW_PASSWORD).await;
     let second = app.login(&email, NEW_PASSWORD).await;
-    expect(app.with_token(Method::GET, "/me", &token).await, StatusCode::OK).await;
+    expect(
+        app.with_token(Method::GET, "/me", &token).await,
+        StatusCode::OK,
+    )
+    .await;
 
     // Delete the account: everything is gone.
     let body = expect(
-        app.with_token(Method::DELETE, "/delete_account", &token).await,
+        app.with_token(Method::DELETE, "/delete_account", &token)
+            .await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(body["msg"], "Account deleted successfully");
     expect(
-        app.post("/login", json!({ "email": email, "password": NEW_PASSWORD })).await,
+        app.post(
+            "/login",
+            json!({ "email": email, "password": NEW_PASSWORD }),
+        )
+        .await,
         StatusCode::FORBIDDEN,
     )
     .await;
     expect_unauthorized(app.with_token(Method::GET, "/me", &token).await).await;
     // Another token of the deleted account.
     expect_unauthorized(app.with_token(Method::GET, "/me", &second).await).await;
-    expect_unauthorized(app.with_token(Method::DELETE, "/delete_account", &second).await).await;
+    expect_unauthorized(
+        app.with_token(Method::DELETE, "/delete_account", &second)
+            .await,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -174,29 +214,39 @@ async fn wrong_reused_and_expired_codes_are_rejected() {
     .await;
     let email = unique_email();
     expect(
-        app.post("/send-email-verification-otp", json!({ "email": email })).await,
+        app.post("/send-email-verification-otp", json!({ "email": email }))
+            .await,
         StatusCode::OK,
     )
     .await;
     let code = app.code_in_mail(&email, 1).await;
     let wrong = if code == "123456" { "654321" } else { "123456" };
     let body = expect(
-        app.post("/verify-email-confirm-otp", json!({ "email": email, "otp": wrong }))
-            .await,
+        app.post(
+            "/verify-email-confirm-otp",
+            json!({ "email": email, "otp": wrong }),
+        )
+        .await,
         StatusCode::BAD_REQUEST,
     )
     .await;
     assert!(body["detail"].as_str().unwrap().contains("OTP"));
     // The right code still works after one wrong try, then not again.
     expect(
-        app.post("/verify-email-confirm-otp", json!({ "email": email, "otp": code }))
-            .await,
+        app.post(
+            "/verify-email-confirm-otp",
+            json!({ "email": email, "otp": code }),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
     expect(
-        app.post("/verify-email-confirm-otp", json!({ "email": email, "otp": code }))
-            .await,
+        app.post(
+            "/verify-email-confirm-otp",
+            json!({ "email": email, "otp": code }),
+        )
+        .await,
         StatusCode::BAD_REQUEST,
     )
     .await;
@@ -212,10 +262,15 @@ async fn wrong_reused_and_expired_codes_are_rejected() {
     .await;
 
     // Expired: a server whose codes live one second.
-    let short = spawn(Backend::SqliteInProcess, |s| s.otp.ttl = Duration::from_secs(1)).await;
+    let short = spawn(Backend::SqliteInProcess, |s| {
+        s.otp.ttl = Duration::from_secs(1)
+    })
+    .await;
     let email = unique_email();
     expect(
-        short.post("/send-email-verification-otp", json!({ "email": email })).await,
+        short
+            .post("/send-email-verification-otp", json!({ "email": email }))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -223,7 +278,10 @@ async fn wrong_reused_and_expired_codes_are_rejected() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     expect(
         short
-            .post("/verify-email-confirm-otp", json!({ "email": email, "otp": code }))
+            .post(
+                "/verify-email-confirm-otp",
+                json!({ "email": email, "otp": code }),
+            )
             .await,
         StatusCode::BAD_REQUEST,
     )
@@ -235,7 +293,8 @@ async fn code_is_void_after_five_wrong_tries() {
     let app = spawn(Backend::SqliteInProcess, |_| {}).await;
     let email = unique_email();
     expect(
-        app.post("/send-email-verification-otp", json!({ "email": email })).await,
+        app.post("/send-email-verification-otp", json!({ "email": email }))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -243,15 +302,21 @@ async fn code_is_void_after_five_wrong_tries() {
     let wrong = if code == "000000" { "000001" } else { "000000" };
     for _ in 0..5 {
         expect(
-            app.post("/verify-email-confirm-otp", json!({ "email": email, "otp": wrong }))
-                .await,
+            app.post(
+                "/verify-email-confirm-otp",
+                json!({ "email": email, "otp": wrong }),
+            )
+            .await,
             StatusCode::BAD_REQUEST,
         )
         .await;
     }
     expect(
-        app.post("/verify-email-confirm-otp", json!({ "email": email, "otp": code }))
-            .await,
+        app.post(
+            "/verify-email-confirm-otp",
+            json!({ "email": email, "otp": code }),
+        )
+        .await,
         StatusCode::BAD_REQUEST,
     )
     .await;
@@ -262,12 +327,19 @@ async fn send_cooldown_and_unknown_email_for_forgot_password() {
     let app = spawn(Backend::SqliteInProcess, |_| {}).await;
     let email = unique_email();
     expect(
-        app.post("/send-email-verification-otp", json!({ "email": email })).await,
+        app.post("/send-email-verification-otp", json!({ "email": email }))
+            .await,
         StatusCode::OK,
     )
     .await;
-    let r = app.post("/send-email-verification-otp", json!({ "email": email })).await;
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let r = app
+        .post("/send-email-verification-otp", json!({ "email": email }))
+        .await;
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
     let body = expect(r, StatusCode::TOO_MANY_REQUESTS).await;
     assert!(body["detail"].is_string());
@@ -276,12 +348,15 @@ async fn send_cooldown_and_unknown_email_for_forgot_password() {
     // Unknown address: the same answer, nothing sent, the same cooldown.
     let nobody = unique_email();
     let body = expect(
-        app.post("/forgot-password-send-otp", json!({ "email": nobody })).await,
+        app.post("/forgot-password-send-otp", json!({ "email": nobody }))
+            .await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(body["msg"], "Otp sent successfully to your email");
-    let r = app.post("/forgot-password-send-otp", json!({ "email": nobody })).await;
+    let r = app
+        .post("/forgot-password-send-otp", json!({ "email": nobody }))
+        .await;
     assert!(r.headers().contains_key("retry-after"));
     expect(r, StatusCode::TOO_MANY_REQUESTS).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -291,7 +366,8 @@ async fn send_cooldown_and_unknown_email_for_forgot_password() {
     let taken = unique_email();
     app.create_account(&taken, "taken-user", PASSWORD).await;
     let body = expect(
-        app.post("/send-email-verification-otp", json!({ "email": taken })).await,
+        app.post("/send-email-verification-otp", json!({ "email": taken }))
+            .await,
         StatusCode::BAD_REQUEST,
     )
     .await;
@@ -319,14 +395,18 @@ async fn duplicate_accounts_and_weak_passwords() {
     // Same user id, another verified email.
     let other = unique_email();
     expect(
-        app.post("/send-email-verification-otp", json!({ "email": other })).await,
+        app.post("/send-email-verification-otp", json!({ "email": other }))
+            .await,
         StatusCode::OK,
     )
     .await;
     let code = app.code_in_mail(&other, 1).await;
     expect(
-        app.post("/verify-email-confirm-otp", json!({ "email": other, "otp": code }))
-            .await,
+        app.post(
+            "/verify-email-confirm-otp",
+            json!({ "email": other, "otp": code }),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -341,7 +421,12 @@ async fn duplicate_accounts_and_weak_passwords() {
     .await;
     assert!(body["detail"].as_str().unwrap().contains("user_id"));
     // Weak passwords.
-    for weak in ["short1A", "onlylowercaseletters", "123456789012", &"aB1".repeat(50)] {
+    for weak in [
+        "short1A",
+        "onlylowercaseletters",
+        "123456789012",
+        &"aB1".repeat(50),
+    ] {
         let body = expect(
             app.post(
                 "/create_user",
@@ -375,9 +460,14 @@ async fn forged_expired_and_malformed_tokens_are_rejected() {
     let email = unique_email();
     app.create_account(&email, "token-user", PASSWORD).await;
     let token = app.login(&email, PASSWORD).await;
-    expect(app.with_token(Method::GET, "/me", &token).await, StatusCode::OK).await;
+    expect(
+        app.with_token(Method::GET, "/me", &token).await,
+        StatusCode::OK,
+    )
+    .await;
 
-    let keys = rollcall::auth::token::TokenKeys::new(JWT_SECRET.as_bytes(), Duration::from_secs(60));
+    let keys =
+        rollcall::auth::token::TokenKeys::new(JWT_SECRET.as_bytes(), Duration::from_secs(60));
     let claims = keys.decode(&token).unwrap();
 
     // Tampered payload: another subject, original signature.
@@ -389,10 +479,17 @@ async fn forged_expired_and_malformed_tokens_are_rejected() {
     parts[1] = &forged_payload;
     expect_unauthorized(app.with_token(Method::GET, "/me", &parts.join(".")).await).await;
     // Wrong key.
-    let wrong_key = forge(&claims, &Header::default(), b"another-secret-another-secret-0123456");
+    let wrong_key = forge(
+        &claims,
+        &Header::default(),
+        b"another-secret-another-secret-0123456",
+    );
     expect_unauthorized(app.with_token(Method::GET, "/me", &wrong_key).await).await;
     // alg: none.
-    let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", token.split('.').nth(1).unwrap());
+    let none = format!(
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
+        token.split('.').nth(1).unwrap()
+    );
     expect_unauthorized(app.with_token(Method::GET, "/me", &none).await).await;
     // Expired, correctly signed.
     let mut old = claims.clone();
@@ -412,7 +509,11 @@ async fn forged_expired_and_malformed_tokens_are_rejected() {
         .unwrap();
     expect_unauthorized(r).await;
     // The genuine token still works.
-    expect(app.with_token(Method::GET, "/me", &token).await, StatusCode::OK).await;
+    expect(
+        app.with_token(Method::GET, "/me", &token).await,
+        StatusCode::OK,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -430,23 +531,33 @@ async fn malformed_requests_get_a_reason() {
     assert!(!body["detail"].as_str().unwrap().is_empty());
 
     let body = expect(
-        app.post("/create_user", json!({ "email": unique_email() })).await,
+        app.post("/create_user", json!({ "email": unique_email() }))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert!(body["detail"].as_str().unwrap().contains("user_id"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("user_id"),
+        "{body}"
+    );
 
     let body = expect(
-        app.post("/verify-email-confirm-otp", json!({ "email": unique_email(), "otp": 5 }))
-            .await,
+        app.post(
+            "/verify-email-confirm-otp",
+            json!({ "email": unique_email(), "otp": 5 }),
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     assert!(body["detail"].as_str().unwrap().contains("otp"), "{body}");
 
     let body = expect(
-        app.post("/send-email-verification-otp", json!({ "email": "not-an-address" }))
-            .await,
+        app.post(
+            "/send-email-verification-otp",
+            json!({ "email": "not-an-address" }),
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
@@ -465,7 +576,9 @@ async fn malformed_requests_get_a_reason() {
 
     // Too large.
     let huge = "x".repeat(100 * 1024);
-    let r = app.post("/login", json!({ "email": huge, "password": "p" })).await;
+    let r = app
+        .post("/login", json!({ "email": huge, "password": "p" }))
+        .await;
     expect(r, StatusCode::PAYLOAD_TOO_LARGE).await;
 
     // Unknown path and method.
@@ -480,16 +593,25 @@ async fn login_failures_are_throttled() {
     app.create_account(&email, "throttled-user", PASSWORD).await;
     for _ in 0..5 {
         let body = expect(
-            app.post("/login", json!({ "email": email, "password": "Wrong-password1" }))
-                .await,
+            app.post(
+                "/login",
+                json!({ "email": email, "password": "Wrong-password1" }),
+            )
+            .await,
             StatusCode::FORBIDDEN,
         )
         .await;
         assert_eq!(body["detail"], "Invalid Credentials");
     }
     // Even the right password is refused now.
-    let r = app.post("/login", json!({ "email": email, "password": PASSWORD })).await;
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let r = app
+        .post("/login", json!({ "email": email, "password": PASSWORD }))
+        .await;
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=900).contains(&retry));
     expect(r, StatusCode::TOO_MANY_REQUESTS).await;
 
@@ -500,14 +622,18 @@ async fn login_failures_are_throttled() {
     .await;
     for i in 0..3 {
         expect(
-            app.post("/login", json!({ "email": format!("n{i}@x.org"), "password": "x" }))
-                .await,
+            app.post(
+                "/login",
+                json!({ "email": format!("n{i}@x.org"), "password": "x" }),
+            )
+            .await,
             StatusCode::FORBIDDEN,
         )
         .await;
     }
     expect(
-        app.post("/login", json!({ "email": "n9@x.org", "password": "x" })).await,
+        app.post("/login", json!({ "email": "n9@x.org", "password": "x" }))
+            .await,
         StatusCode::TOO_MANY_REQUESTS,
     )
     .await;
@@ -540,7 +666,8 @@ async fn mail_failures_leave_no_usable_code() {
     .await;
     let email = unique_email();
     let body = expect(
-        app.post("/send-email-verification-otp", json!({ "email": email })).await,
+        app.post("/send-email-verification-otp", json!({ "email": email }))
+            .await,
         StatusCode::SERVICE_UNAVAILABLE,
     )
     .await;
@@ -555,7 +682,8 @@ async fn mail_failures_leave_no_usable_code() {
     let app = common::spawn_with_mailer(mailer.clone()).await;
     let email = unique_email();
     expect(
-        app.post("/send-email-verification-otp", json!({ "email": email })).await,
+        app.post("/send-email-verification-otp", json!({ "email": email }))
+            .await,
         StatusCode::BAD_GATEWAY,
     )
     .await;
@@ -564,13 +692,17 @@ async fn mail_failures_leave_no_usable_code() {
         common::six_digits(&sent[0].body).unwrap()
     };
     expect(
-        app.post("/verify-email-confirm-otp", json!({ "email": email, "otp": code }))
-            .await,
+        app.post(
+            "/verify-email-confirm-otp",
+            json!({ "email": email, "otp": code }),
+        )
+        .await,
         StatusCode::BAD_REQUEST,
     )
     .await;
     expect(
-        app.post("/send-email-verification-otp", json!({ "email": email })).await,
+        app.post("/send-email-verification-otp", json!({ "email": email }))
+            .await,
         StatusCode::BAD_GATEWAY,
     )
     .await;
@@ -598,7 +730,10 @@ async fn health_readiness_and_openapi() {
         "/healthz",
         "/readyz",
     ] {
-        assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
     }
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["bearer"]["scheme"], "bearer");

@@ -18,7 +18,14 @@ struct RedisProcess {
 impl RedisProcess {
     fn start(port: u16) -> Self {
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -27,7 +34,10 @@ impl RedisProcess {
             });
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Self { child }
@@ -63,17 +73,30 @@ async fn redis_outage_gives_503_and_recovers() {
     })
     .await;
     let email = unique_email();
-    app.create_account(&email, "outage-user", "Corr3ct horse").await;
+    app.create_account(&email, "outage-user", "Corr3ct horse")
+        .await;
     let token = app.login(&email, "Corr3ct horse").await;
-    expect(app.with_token(Method::GET, "/me", &token).await, StatusCode::OK).await;
+    expect(
+        app.with_token(Method::GET, "/me", &token).await,
+        StatusCode::OK,
+    )
+    .await;
 
     redis.stop();
 
     let started = Instant::now();
-    let body = expect(app.with_token(Method::GET, "/me", &token).await, StatusCode::SERVICE_UNAVAILABLE).await;
+    let body = expect(
+        app.with_token(Method::GET, "/me", &token).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
     assert_eq!(body["detail"], "key-value store unavailable");
     let body = expect(
-        app.post("/send-email-verification-otp", json!({ "email": unique_email() })).await,
+        app.post(
+            "/send-email-verification-otp",
+            json!({ "email": unique_email() }),
+        )
+        .await,
         StatusCode::SERVICE_UNAVAILABLE,
     )
     .await;
@@ -81,7 +104,11 @@ async fn redis_outage_gives_503_and_recovers() {
     let body = expect(app.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(body["detail"], "key-value store unavailable");
     // "Quickly": bounded by the backend timeout, not hanging.
-    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
 
     let _redis = RedisProcess::start(port);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -90,11 +117,22 @@ async fn redis_outage_gives_503_and_recovers() {
         if r.status() == StatusCode::OK {
             break;
         }
-        assert!(Instant::now() < deadline, "the server did not recover after Redis came back");
+        assert!(
+            Instant::now() < deadline,
+            "the server did not recover after Redis came back"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // The restarted Redis is empty: the token is not revoked, the account is in the database.
-    expect(app.with_token(Method::GET, "/me", &token).await, StatusCode::OK).await;
+    expect(
+        app.with_token(Method::GET, "/me", &token).await,
+        StatusCode::OK,
+    )
+    .await;
     let fresh = app.login(&email, "Corr3ct horse").await;
-    expect(app.with_token(Method::POST, "/logout", &fresh).await, StatusCode::OK).await;
+    expect(
+        app.with_token(Method::POST, "/logout", &fresh).await,
+        StatusCode::OK,
+    )
+    .await;
 }

@@ -198,7 +198,13 @@ mod tests {
 
     fn sent_code(outbox: &Outbox) -> String {
         let sent = outbox.sent.lock().unwrap();
-        sent.last().unwrap().body.rsplit(' ').next().unwrap().to_owned()
+        sent.last()
+            .unwrap()
+            .body
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_owned()
     }
 
     #[test]
@@ -214,26 +220,50 @@ mod tests {
     async fn single_use_and_cooldown() {
         let otp = service();
         let outbox = Outbox::default();
-        otp.send(Purpose::VerifyEmail, "a@b.org", &outbox, mail).await.unwrap();
-        let again = otp.send(Purpose::VerifyEmail, "a@b.org", &outbox, mail).await;
+        otp.send(Purpose::VerifyEmail, "a@b.org", &outbox, mail)
+            .await
+            .unwrap();
+        let again = otp
+            .send(Purpose::VerifyEmail, "a@b.org", &outbox, mail)
+            .await;
         assert!(matches!(again, Err(AuthError::Cooldown { .. })));
         let code = sent_code(&outbox);
-        assert!(otp.verify(Purpose::ResetPassword, "a@b.org", &code).await.is_err());
-        otp.verify(Purpose::VerifyEmail, "a@b.org", &code).await.unwrap();
-        assert!(otp.verify(Purpose::VerifyEmail, "a@b.org", &code).await.is_err());
+        assert!(
+            otp.verify(Purpose::ResetPassword, "a@b.org", &code)
+                .await
+                .is_err()
+        );
+        otp.verify(Purpose::VerifyEmail, "a@b.org", &code)
+            .await
+            .unwrap();
+        assert!(
+            otp.verify(Purpose::VerifyEmail, "a@b.org", &code)
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]
     async fn void_after_max_attempts() {
         let otp = service();
         let outbox = Outbox::default();
-        otp.send(Purpose::VerifyEmail, "a@b.org", &outbox, mail).await.unwrap();
+        otp.send(Purpose::VerifyEmail, "a@b.org", &outbox, mail)
+            .await
+            .unwrap();
         let code = sent_code(&outbox);
         let wrong = if code == "000000" { "000001" } else { "000000" };
         for _ in 0..5 {
-            assert!(otp.verify(Purpose::VerifyEmail, "a@b.org", wrong).await.is_err());
+            assert!(
+                otp.verify(Purpose::VerifyEmail, "a@b.org", wrong)
+                    .await
+                    .is_err()
+            );
         }
-        assert!(otp.verify(Purpose::VerifyEmail, "a@b.org", &code).await.is_err());
+        assert!(
+            otp.verify(Purpose::VerifyEmail, "a@b.org", &code)
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]
@@ -243,9 +273,13 @@ mod tests {
             fail: true,
             ..Default::default()
         };
-        let err = otp.send(Purpose::VerifyEmail, "a@b.org", &broken, mail).await;
+        let err = otp
+            .send(Purpose::VerifyEmail, "a@b.org", &broken, mail)
+            .await;
         assert!(matches!(err, Err(AuthError::Mail(_))));
         let outbox = Outbox::default();
-        otp.send(Purpose::VerifyEmail, "a@b.org", &outbox, mail).await.unwrap();
+        otp.send(Purpose::VerifyEmail, "a@b.org", &outbox, mail)
+            .await
+            .unwrap();
     }
 }

@@ -57,7 +57,9 @@ impl LoginThrottle {
 
     /// Counts one failed login.
     pub async fn record_failure(&self, email: &str, ip: IpAddr) -> Result<(), AuthError> {
-        self.kv.incr(&account_key(email), self.settings.window).await?;
+        self.kv
+            .incr(&account_key(email), self.settings.window)
+            .await?;
         self.kv.incr(&ip_key(ip), self.settings.window).await?;
         Ok(())
     }
@@ -93,6 +95,11 @@ mod tests {
         throttle.check("b@x.org", ip).await.unwrap();
         throttle.record_failure("b@x.org", ip).await.unwrap();
         assert!(throttle.check("c@x.org", ip).await.is_err());
-        assert!(throttle.check("c@x.org", [10, 0, 0, 2].into()).await.is_ok());
+        assert!(
+            throttle
+                .check("c@x.org", [10, 0, 0, 2].into())
+                .await
+                .is_ok()
+        );
     }
 }

@@ -76,7 +76,9 @@ pub struct TokenKeys {
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenKeys").field("ttl", &self.ttl).finish_non_exhaustive()
+        f.debug_struct("TokenKeys")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
     }
 }
 
@@ -154,7 +156,10 @@ mod tests {
     fn rejects_forgeries() {
         let issued = keys().issue(42).unwrap();
         // Another key.
-        let other = TokenKeys::new(b"another-secret-another-secret-xx", Duration::from_secs(600));
+        let other = TokenKeys::new(
+            b"another-secret-another-secret-xx",
+            Duration::from_secs(600),
+        );
         assert!(other.decode(&issued.token).is_err());
         // alg: none.
         let mut parts = issued.token.split('.');

@@ -169,7 +169,10 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
 
 fn code_mail(to: &str, code: &str, purpose: Purpose, ttl_minutes: u64) -> Mail {
     let (subject, action) = match purpose {
-        Purpose::VerifyEmail => ("Your Rollcall verification code", "confirm your email address"),
+        Purpose::VerifyEmail => (
+            "Your Rollcall verification code",
+            "confirm your email address",
+        ),
         Purpose::ResetPassword => ("Your Rollcall password reset code", "reset your password"),
     };
     Mail {
@@ -205,7 +208,9 @@ async fn send_email_verification_otp(
 ) -> Result<Json<Msg>, ApiError> {
     let email = body.email.as_str();
     if state.store.teacher_by_email(email).await?.is_some() {
-        return Err(ApiError::BadRequest("Email is already registered".to_owned()));
+        return Err(ApiError::BadRequest(
+            "Email is already registered".to_owned(),
+        ));
     }
     let ttl = ttl_minutes(&state);
     state
@@ -358,10 +363,7 @@ async fn login(
             headers(("WWW-Authenticate" = String, description = "Bearer"))),
         (status = 503, description = "A backend is unavailable", body = ErrorBody),
     ))]
-async fn logout(
-    State(state): State<AppState>,
-    auth: AuthTeacher,
-) -> Result<Json<Msg>, ApiError> {
+async fn logout(State(state): State<AppState>, auth: AuthTeacher) -> Result<Json<Msg>, ApiError> {
     revocation::revoke(state.kv.as_ref(), &auth.claims).await?;
     Ok(Json(Msg {
         msg: "User logged out successfully",
@@ -390,9 +392,12 @@ async fn forgot_password_send_otp(
         let ttl = ttl_minutes(&state);
         state
             .otp
-            .send(Purpose::ResetPassword, email, state.mailer.as_ref(), |code| {
-                code_mail(email, code, Purpose::ResetPassword, ttl)
-            })
+            .send(
+                Purpose::ResetPassword,
+                email,
+                state.mailer.as_ref(),
+                |code| code_mail(email, code, Purpose::ResetPassword, ttl),
+            )
             .await?;
     } else {
         // Same cooldown behaviour as for a real account, nothing sent.

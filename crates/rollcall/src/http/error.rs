@@ -109,8 +109,8 @@ impl IntoResponse for ApiError {
             }
             Self::TooManyRequests { retry_after, .. } => {
                 // Whole seconds, rounded up, at least 1.
-                let secs = (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
-                    .max(1);
+                let secs =
+                    (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1);
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             _ => {}

@@ -52,9 +52,7 @@ pub fn json_rejection(rejection: JsonRejection) -> ApiError {
 pub fn form_rejection(rejection: FormRejection) -> ApiError {
     match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            ApiError::UnsupportedMediaType(rejection.body_text())
-        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(rejection.body_text()),
         _ => ApiError::Unprocessable(rejection.body_text()),
     }
 }
@@ -122,7 +120,17 @@ mod tests {
     fn email_validation() {
         let ok = Email::try_from("  Teacher@School.Example.org ".to_owned()).unwrap();
         assert_eq!(ok.as_str(), "teacher@school.example.org");
-        for bad in ["", "plain", "@x.org", "a@", "a@b", "a@@b.org", "a b@c.org", "a@.b.org", "a@b..org"] {
+        for bad in [
+            "",
+            "plain",
+            "@x.org",
+            "a@",
+            "a@b",
+            "a@@b.org",
+            "a b@c.org",
+            "a@.b.org",
+            "a@b..org",
+        ] {
             assert!(Email::try_from(bad.to_owned()).is_err(), "{bad}");
         }
     }

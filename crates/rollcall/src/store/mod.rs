@@ -4,15 +4,62 @@
 //! Every method that touches students or attendance takes the signed-in teacher's id:
 //! there is no way to read or change another teacher's data through this trait.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
+mod db_error;
+pub mod embedding_bytes;
+pub mod natural_order;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// Connection pool settings shared by both backends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+    /// How long an operation waits for a connection before failing with
+    /// [`StoreError::Unavailable`].
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Opens the store named by `url`: `sqlite:...` or `postgres://` / `postgresql://`.
+/// Does not run migrations (see [`Store::migrate`]). A database that cannot be reached
+/// gives [`StoreError::Unavailable`] within about `opts.acquire_timeout`.
+pub async fn connect(url: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
+    // Only the scheme goes into errors: the rest of the URL may hold a password.
+    let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+    match scheme {
+        "sqlite" => Ok(Arc::new(SqliteStore::connect(url, opts).await?)),
+        "postgres" | "postgresql" => Ok(Arc::new(PostgresStore::connect(url, opts).await?)),
+        other => Err(StoreError::Internal(format!(
+            "unsupported database URL scheme {other:?} (expected sqlite:, postgres: or postgresql:)"
+        ))),
+    }
+}
+
+/// Identifies a teacher (account).
 pub type TeacherId = i64;
+/// Identifies a student (unique across teachers).
 pub type StudentId = i64;
 
+/// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique constraint was violated; the payload names what was taken
@@ -27,6 +74,7 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// A teacher account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Teacher {
     pub id: TeacherId,
@@ -38,6 +86,7 @@ pub struct Teacher {
     pub created_at: DateTime<Utc>,
 }
 
+/// What [`Store::create_teacher`] needs.
 #[derive(Debug, Clone)]
 pub struct NewTeacher<'a> {
     pub user_id: &'a str,
@@ -45,6 +94,7 @@ pub struct NewTeacher<'a> {
     pub password_hash: &'a str,
 }
 
+/// A student of one teacher; `roll_no` is unique per teacher.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Student {
     pub id: StudentId,
@@ -53,6 +103,7 @@ pub struct Student {
     pub created_at: DateTime<Utc>,
 }
 
+/// What [`Store::create_student`] needs: the student and their first embedding.
 #[derive(Debug, Clone)]
 pub struct NewStudent<'a> {
     pub name: &'a str,
@@ -72,6 +123,7 @@ pub struct RosterEntry {
     pub embedding: Vec<f32>,
 }
 
+/// How an attendance record was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttendanceSource {
     /// Marked by face recognition.
@@ -94,6 +146,7 @@ pub struct StudentAttendance {
     pub dates: Vec<NaiveDate>,
 }
 
+/// Persistent storage of teachers, students, embeddings and attendance.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip, for readiness checks.

@@ -37,7 +37,10 @@ pub struct TestApp {
 }
 
 /// Settings for a test server of `backend` (SMTP, database and kv filled in).
-pub async fn settings(backend: Backend, smtp: &SmtpServer) -> (Settings, TempDir, Option<TestDatabase>) {
+pub async fn settings(
+    backend: Backend,
+    smtp: &SmtpServer,
+) -> (Settings, TempDir, Option<TestDatabase>) {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Settings::with_data_dir(dir.path());
     s.bind = "127.0.0.1:0".parse().unwrap();
@@ -74,7 +77,9 @@ pub async fn spawn_with_mailer(mailer: Arc<dyn Mailer>) -> TestApp {
     let smtp = SmtpServer::start().await;
     let (settings, dir, db) = settings(Backend::SqliteInProcess, &smtp).await;
     let store = rollcall::app::connect_store(&settings).await.unwrap();
-    let kv = rollcall::kv::connect(None, settings.backend_timeout).await.unwrap();
+    let kv = rollcall::kv::connect(None, settings.backend_timeout)
+        .await
+        .unwrap();
     let vision = rollcall::app::load_vision(&settings).await.unwrap();
     let state = AppState::new(settings.clone(), store, kv, mailer, vision).unwrap();
     let app = Application::bind(state).await.unwrap();
@@ -92,7 +97,10 @@ fn serve(
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base,
-        client: Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+        client: Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
         smtp,
         settings,
         _data_dir: dir,
@@ -131,11 +139,21 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Response {
-        self.client.post(self.url(path)).json(&body).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn put(&self, path: &str, body: Value) -> Response {
-        self.client.put(self.url(path)).json(&body).send().await.unwrap()
+        self.client
+            .put(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -156,7 +174,7 @@ impl TestApp {
         self.smtp
             .messages()
             .into_iter()
-            .filter(|m| m.to.iter().any(|r| r.contains(to)))
+            .filter(|m| m.rcpt_to.iter().any(|r| r.contains(to)))
             .map(|m| m.body)
             .collect()
     }
@@ -176,11 +194,16 @@ impl TestApp {
     /// Sends a verification code, confirms it and creates the account.
     pub async fn create_account(&self, email: &str, user_id: &str, password: &str) {
         let before = self.mails_to(email).len();
-        let r = self.post("/send-email-verification-otp", json!({ "email": email })).await;
+        let r = self
+            .post("/send-email-verification-otp", json!({ "email": email }))
+            .await;
         assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
         let code = self.code_in_mail(email, before + 1).await;
         let r = self
-            .post("/verify-email-confirm-otp", json!({ "email": email, "otp": code }))
+            .post(
+                "/verify-email-confirm-otp",
+                json!({ "email": email, "otp": code }),
+            )
             .await;
         assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
         let r = self
@@ -189,7 +212,12 @@ impl TestApp {
                 json!({ "user_id": user_id, "email": email, "password": password }),
             )
             .await;
-        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
     }
 
     /// Logs in with JSON and returns the token.
@@ -215,7 +243,9 @@ pub async fn expect(r: Response, status: StatusCode) -> Value {
 /// Asserts a 401 with `WWW-Authenticate: Bearer` and a detail.
 pub async fn expect_unauthorized(r: Response) {
     assert_eq!(
-        r.headers().get("www-authenticate").map(|v| v.to_str().unwrap()),
+        r.headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap()),
         Some("Bearer")
     );
     let body = expect(r, StatusCode::UNAUTHORIZED).await;

@@ -1,0 +1,15 @@
+//! Test helpers shared by Rollcall's test suites (dev-only).
+//!
+//! - [`smtp`]: a small real SMTP server on 127.0.0.1 that records what it receives and
+//!   can simulate failures;
+//! - [`postgres`]: a fresh PostgreSQL database per test, dropped afterwards;
+//! - [`redis`]: the test Redis URL and unique key prefixes;
+//! - [`paths`]: where the ONNX models and the labelled photos are.
+//!
+//! When something a test needs is missing, these helpers panic with a message saying how
+//! to provide it: tests fail, they never skip silently.
+
+pub mod paths;
+pub mod postgres;
+pub mod redis;
+pub mod smtp;

@@ -1,1 +1,31 @@
 //! Rollcall's face engine. Knows nothing of HTTP or databases.
+//!
+//! Pipeline: [`decode`](decode::decode) (limits, EXIF) -> [`detect`](detect::Detector)
+//! (whole image + tiles, NMS) -> [`align`](align::align) -> [`embed`](embed::Recognizer) ->
+//! [`quality`] gate (enrolment) -> [`matching`] (Hungarian + margin). [`Engine`] ties them
+//! together with models loaded once from the [`manifest`].
+
+pub mod align;
+pub mod bench;
+pub mod config;
+pub mod decode;
+pub mod detect;
+pub mod embed;
+pub mod engine;
+pub mod error;
+pub mod geometry;
+pub mod manifest;
+pub mod matching;
+pub mod pose;
+pub mod quality;
+pub mod resample;
+pub mod runtime;
+pub mod synth;
+
+pub use config::{DetectConfig, EngineConfig, Limits, MatchConfig, QualityConfig};
+pub use engine::{Analysis, Engine, Enrolment, FaceEmbedding};
+pub use error::{FaceError, SizeKind};
+pub use geometry::{BBox, DetectedFace, Point};
+pub use matching::{FaceMatch, MatchParams, RosterItem, match_faces};
+pub use pose::HeadPose;
+pub use quality::{QualityIssue, QualityReport, ReasonCode};

@@ -1,0 +1,159 @@
+//! Engine configuration with defaults.
+
+use std::path::PathBuf;
+
+/// Upload limits, checked before any pixel is decoded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Largest accepted file, in bytes.
+    pub max_bytes: u64,
+    /// Largest accepted image, in pixels (width x height).
+    pub max_pixels: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 15 * 1024 * 1024,
+            max_pixels: 40_000_000,
+        }
+    }
+}
+
+/// Detection settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DetectConfig {
+    /// Minimum detector confidence for a face.
+    pub score_threshold: f32,
+    /// IoU above which overlapping detections are merged.
+    pub nms_iou: f32,
+    /// Margin added on every side of the image for the whole-image pass, as a fraction of the
+    /// long side (lets the detector see a face that fills a tight crop).
+    pub pad_fraction: f32,
+    /// Smallest face width (original pixels) the tiled pass must find.
+    pub min_face_px: f32,
+    /// Width that smallest face must keep in the detector input.
+    pub min_face_in_model_px: f32,
+    /// Most tiles per image; beyond it the tile pass works on a smaller image.
+    pub max_tiles: usize,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        Self {
+            score_threshold: 0.5,
+            nms_iou: 0.4,
+            pad_fraction: 0.1,
+            min_face_px: 32.0,
+            min_face_in_model_px: 16.0,
+            max_tiles: 16,
+        }
+    }
+}
+
+/// Enrolment quality gate thresholds (chosen from `../shared/faces/hard` and `identities`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QualityConfig {
+    /// A second face counts only when at least this fraction of the largest face's width.
+    pub other_face_min_ratio: f32,
+    /// ... and at least this detection score.
+    pub other_face_min_score: f32,
+    /// Smallest accepted face width, in original pixels.
+    pub min_face_width: f32,
+    /// How far (fraction of the box size) the face box may stick out of the image.
+    pub max_cut_off: f32,
+    /// Largest |yaw| in degrees.
+    pub max_yaw: f32,
+    /// Largest |roll| in degrees.
+    pub max_roll: f32,
+    /// Largest |pitch| in degrees.
+    pub max_pitch: f32,
+    /// Smallest variance of the Laplacian of the aligned grey face.
+    pub min_sharpness: f32,
+    /// Smallest mean grey level (0..255) of the aligned face.
+    pub min_brightness: f32,
+    /// Largest mean grey level (0..255) of the aligned face.
+    pub max_brightness: f32,
+    /// Smallest detection score of the enrolled face.
+    pub min_detection_score: f32,
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        Self {
+            other_face_min_ratio: 1.0 / 3.0,
+            other_face_min_score: 0.6,
+            min_face_width: 60.0,
+            max_cut_off: 0.05,
+            max_yaw: 35.0,
+            max_roll: 25.0,
+            max_pitch: 30.0,
+            min_sharpness: 40.0,
+            min_brightness: 50.0,
+            max_brightness: 220.0,
+            min_detection_score: 0.7,
+        }
+    }
+}
+
+/// Matching thresholds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MatchConfig {
+    /// Minimum cosine similarity for a match; `None` = the recognizer's manifest threshold.
+    pub threshold: Option<f32>,
+    /// Minimum gap between the matched student and the face's best other student.
+    pub margin: f32,
+}
+
+impl Default for MatchConfig {
+    fn default() -> Self {
+        Self {
+            threshold: None,
+            margin: 0.05,
+        }
+    }
+}
+
+/// Everything [`crate::Engine::load`] needs.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Directory holding the model files named in the manifest.
+    pub model_dir: PathBuf,
+    /// Manifest file overriding the embedded one.
+    pub manifest_path: Option<PathBuf>,
+    /// Detector model id.
+    pub detector: String,
+    /// Recognizer model id.
+    pub recognizer: String,
+    /// Head-pose model id (`None`: roll from the eye line only, yaw and pitch unchecked).
+    pub pose: Option<String>,
+    /// ONNX Runtime intra-op threads per session (`None`: number of cores).
+    pub threads: Option<usize>,
+    /// Upload limits.
+    pub limits: Limits,
+    /// Detection settings.
+    pub detect: DetectConfig,
+    /// Enrolment quality gate.
+    pub quality: QualityConfig,
+    /// Matching thresholds.
+    pub matching: MatchConfig,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            model_dir: std::env::var_os("ROLLCALL_MODEL_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("models")),
+            manifest_path: None,
+            detector: "scrfd_2.5g".to_owned(),
+            recognizer: "faceplugin_fr_feature_512".to_owned(),
+            pose: Some("faceplugin_fr_pose".to_owned()),
+            threads: None,
+            limits: Limits::default(),
+            detect: DetectConfig::default(),
+            quality: QualityConfig::default(),
+            matching: MatchConfig::default(),
+        }
+    }
+}

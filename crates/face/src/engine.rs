@@ -1,0 +1,244 @@
+//! The engine: models loaded once, the public pipeline entry points.
+
+use image::{DynamicImage, RgbImage};
+use serde::Serialize;
+
+use crate::config::EngineConfig;
+use crate::decode::{decode, to_rgb};
+use crate::detect::Detector;
+use crate::embed::Recognizer;
+use crate::error::FaceError;
+use crate::geometry::{BBox, DetectedFace, Point};
+use crate::manifest::{Manifest, Role, verify_model_file};
+use crate::matching::{FaceMatch, MatchParams, RosterItem, match_faces};
+use crate::pose::{HeadPose, PoseEstimator};
+use crate::quality::{self, QualityReport};
+use crate::runtime::default_threads;
+
+/// A face found by [`Engine::analyze`], with its embedding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaceEmbedding {
+    /// Face box in original-image pixels.
+    pub bbox: BBox,
+    /// Detector confidence.
+    pub score: f32,
+    /// Five keypoints in original-image pixels.
+    pub landmarks: [Point; 5],
+    /// L2-normalised embedding.
+    pub embedding: Vec<f32>,
+}
+
+/// All faces of a photo.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    /// Image width after EXIF orientation.
+    pub width: u32,
+    /// Image height after EXIF orientation.
+    pub height: u32,
+    /// Faces, by descending detection score.
+    pub faces: Vec<FaceEmbedding>,
+}
+
+/// A photo accepted for enrolment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Enrolment {
+    /// L2-normalised embedding of the enrolled face.
+    pub embedding: Vec<f32>,
+    /// The enrolled face.
+    pub face: DetectedFace,
+    /// What the quality gate measured.
+    pub quality: QualityReport,
+}
+
+/// The face engine. `Send + Sync`; models are loaded once and shared.
+pub struct Engine {
+    config: EngineConfig,
+    detector: Detector,
+    recognizer: Recognizer,
+    pose: Option<PoseEstimator>,
+}
+
+impl Engine {
+    /// Loads and verifies the configured models.
+    pub fn load(config: &EngineConfig) -> Result<Self, FaceError> {
+        let manifest = match &config.manifest_path {
+            Some(path) => Manifest::from_path(path)?,
+            None => Manifest::embedded()?,
+        };
+        let threads = config.threads.unwrap_or_else(default_threads).max(1);
+        let det_spec = manifest.model(&config.detector, Role::Detector)?;
+        let rec_spec = manifest.model(&config.recognizer, Role::Recognizer)?;
+        let pose_spec = config
+            .pose
+            .as_deref()
+            .map(|id| manifest.model(id, Role::Pose))
+            .transpose()?;
+        // Verify every file before loading any, so one error lists the first missing file.
+        let det_path = verify_model_file(&config.model_dir, det_spec)?;
+        let rec_path = verify_model_file(&config.model_dir, rec_spec)?;
+        let pose_path = pose_spec
+            .map(|spec| verify_model_file(&config.model_dir, spec))
+            .transpose()?;
+        let detector = Detector::load(det_spec, &det_path, threads)?;
+        let recognizer = Recognizer::load(rec_spec, &rec_path, threads)?;
+        let pose = match (pose_spec, pose_path) {
+            (Some(spec), Some(path)) => Some(PoseEstimator::load(spec, &path, threads)?),
+            _ => None,
+        };
+        tracing::info!(
+            detector = detector.id(),
+            recognizer = recognizer.id(),
+            pose = pose.is_some(),
+            threads,
+            "face engine loaded"
+        );
+        Ok(Self {
+            config: config.clone(),
+            detector,
+            recognizer,
+            pose,
+        })
+    }
+
+    /// The recognizer model id, to store next to embeddings.
+    pub fn recognizer_id(&self) -> &str {
+        self.recognizer.id()
+    }
+
+    /// The detector model id.
+    pub fn detector_id(&self) -> &str {
+        self.detector.id()
+    }
+
+    /// The configuration the engine was loaded with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The detector.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// The recognizer.
+    pub fn recognizer(&self) -> &Recognizer {
+        &self.recognizer
+    }
+
+    /// Stage 1: decodes an upload within the configured limits.
+    pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage, FaceError> {
+        decode(bytes, &self.config.limits)
+    }
+
+    /// Stage 2: detects faces (whole image plus tiles), by descending score.
+    pub fn detect(&self, image: &RgbImage) -> Result<Vec<DetectedFace>, FaceError> {
+        self.detector.detect(image, &self.config.detect)
+    }
+
+    /// Stage 3: aligns and embeds faces.
+    pub fn embed(&self, image: &RgbImage, faces: &[DetectedFace]) -> Result<Vec<Vec<f32>>, FaceError> {
+        self.recognizer.embed(image, faces)
+    }
+
+    /// Head pose of a face, when a pose model is loaded.
+    pub fn head_pose(&self, image: &RgbImage, face: &DetectedFace) -> Result<Option<HeadPose>, FaceError> {
+        self.pose
+            .as_ref()
+            .map(|p| p.estimate(image, &face.bbox))
+            .transpose()
+    }
+
+    /// Matching thresholds: the configured ones, the recognizer's manifest threshold otherwise.
+    pub fn match_params(&self) -> MatchParams {
+        MatchParams {
+            threshold: self
+                .config
+                .matching
+                .threshold
+                .unwrap_or_else(|| self.recognizer.default_threshold()),
+            margin: self.config.matching.margin,
+        }
+    }
+
+    /// Stage 4: matches face embeddings against a roster.
+    pub fn match_faces<F: AsRef<[f32]>>(&self, faces: &[F], roster: &[RosterItem<'_>]) -> Vec<FaceMatch> {
+        match_faces(faces, roster, &self.match_params())
+    }
+
+    /// Decodes a photo and returns every face with its embedding.
+    pub fn analyze(&self, bytes: &[u8]) -> Result<Analysis, FaceError> {
+        let image = self.decode(bytes)?;
+        self.analyze_rgb(&image)
+    }
+
+    /// Like [`Engine::analyze`] for an already decoded image.
+    pub fn analyze_image(&self, image: &DynamicImage) -> Result<Analysis, FaceError> {
+        self.analyze_rgb(&to_rgb(image.clone()))
+    }
+
+    /// Like [`Engine::analyze`] for an RGB image.
+    pub fn analyze_rgb(&self, image: &RgbImage) -> Result<Analysis, FaceError> {
+        let faces = self.detect(image)?;
+        let embeddings = self.embed(image, &faces)?;
+        Ok(Analysis {
+            width: image.width(),
+            height: image.height(),
+            faces: faces
+                .into_iter()
+                .zip(embeddings)
+                .map(|(f, embedding)| FaceEmbedding {
+                    bbox: f.bbox,
+                    score: f.score,
+                    landmarks: f.landmarks,
+                    embedding,
+                })
+                .collect(),
+        })
+    }
+
+    /// Decodes an enrolment photo, runs the quality gate and embeds the face.
+    /// A failed gate is `Err(FaceError::Rejected(issues))`.
+    pub fn enrol(&self, bytes: &[u8]) -> Result<Enrolment, FaceError> {
+        let image = self.decode(bytes)?;
+        self.enrol_rgb(&image)
+    }
+
+    /// Like [`Engine::enrol`] for an RGB image.
+    pub fn enrol_rgb(&self, image: &RgbImage) -> Result<Enrolment, FaceError> {
+        let (report, face) = self.assess(image)?;
+        match face {
+            Some((face, embedding)) if report.passed() => Ok(Enrolment {
+                embedding,
+                face,
+                quality: report,
+            }),
+            _ => Err(FaceError::Rejected(report.issues)),
+        }
+    }
+
+    /// Runs the quality gate without deciding: the report, and the primary face with its
+    /// embedding when there is one.
+    pub fn assess(&self, image: &RgbImage) -> Result<(QualityReport, Option<(DetectedFace, Vec<f32>)>), FaceError> {
+        let faces = self.detect(image)?;
+        let Some(face) = quality::primary_face(&faces).and_then(|i| faces.get(i)).copied() else {
+            return Ok((quality::no_face(), None));
+        };
+        let aligned = self.recognizer.align(image, &face)?;
+        let pose = self.head_pose(image, &face)?;
+        let report = quality::assess(
+            &faces,
+            &face,
+            (image.width(), image.height()),
+            pose,
+            &aligned,
+            &self.config.quality,
+        );
+        let embedding = self
+            .recognizer
+            .embed_aligned(std::slice::from_ref(&aligned))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| FaceError::Runtime("recognizer returned no embedding".into()))?;
+        Ok((report, Some((face, embedding))))
+    }
+}

@@ -1,0 +1,272 @@
+//! Matching faces of a photo to a roster: cosine similarities, one-to-one assignment
+//! (Hungarian algorithm, maximum total similarity), threshold and margin.
+
+use serde::Serialize;
+
+use crate::embed::cosine;
+
+/// One enrolled embedding of a student (a student may have several).
+#[derive(Debug, Clone, Copy)]
+pub struct RosterItem<'a> {
+    /// The caller's student key (e.g. an index into its roster).
+    pub key: usize,
+    /// L2-normalised embedding.
+    pub embedding: &'a [f32],
+}
+
+/// Thresholds for [`match_faces`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MatchParams {
+    /// Minimum cosine similarity.
+    pub threshold: f32,
+    /// Minimum gap to the face's best similarity with any other student.
+    pub margin: f32,
+}
+
+/// The verdict for one face.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaceMatch {
+    /// Assigned to a student.
+    Matched {
+        /// The student's key.
+        student: usize,
+        /// Cosine similarity.
+        similarity: f32,
+    },
+    /// Nobody on the roster.
+    Unknown {
+        /// Best similarity to any student (0 with an empty roster).
+        best_similarity: f32,
+    },
+}
+
+/// Matches every face to at most one student and every student to at most one face.
+///
+/// A student's similarity is the maximum over their embeddings. The assignment maximises the
+/// total similarity over pairs at or above the threshold; a pair is accepted when its
+/// similarity is >= `threshold` and exceeds the face's best similarity to any other student by
+/// at least `margin`. Returns one entry per face, in order.
+pub fn match_faces<F: AsRef<[f32]>>(faces: &[F], roster: &[RosterItem<'_>], params: &MatchParams) -> Vec<FaceMatch> {
+    let mut students: Vec<usize> = roster.iter().map(|r| r.key).collect();
+    students.sort_unstable();
+    students.dedup();
+    let sims = similarity_matrix(faces, roster, &students);
+    let best = |row: &[f32]| row.iter().copied().fold(0.0f32, f32::max);
+
+    // Weights: similarity above the threshold, 0 otherwise, so sub-threshold pairs never steer
+    // the assignment.
+    let weights: Vec<Vec<f64>> = sims
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|&s| if s >= params.threshold { f64::from(s) } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let assignment = hungarian_max(&weights);
+
+    sims.iter()
+        .zip(assignment)
+        .map(|(row, col)| {
+            let unknown = FaceMatch::Unknown {
+                best_similarity: best(row),
+            };
+            let Some(col) = col else { return unknown };
+            let Some(&sim) = row.get(col) else { return unknown };
+            let other = row
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != col)
+                .map(|(_, &s)| s)
+                .fold(f32::NEG_INFINITY, f32::max);
+            let gap_ok = other == f32::NEG_INFINITY || sim - other >= params.margin;
+            match students.get(col) {
+                Some(&student) if sim >= params.threshold && gap_ok => FaceMatch::Matched { student, similarity: sim },
+                _ => unknown,
+            }
+        })
+        .collect()
+}
+
+/// faces x distinct students, max over each student's embeddings.
+fn similarity_matrix<F: AsRef<[f32]>>(faces: &[F], roster: &[RosterItem<'_>], students: &[usize]) -> Vec<Vec<f32>> {
+    faces
+        .iter()
+        .map(|face| {
+            let mut row = vec![f32::NEG_INFINITY; students.len()];
+            for item in roster {
+                if let Ok(j) = students.binary_search(&item.key)
+                    && let Some(cell) = row.get_mut(j)
+                {
+                    *cell = cell.max(cosine(face.as_ref(), item.embedding));
+                }
+            }
+            row
+        })
+        .collect()
+}
+
+/// Maximum-weight assignment of rows to columns (rectangular; every row gets a column when
+/// there are enough). Returns, for each row, its column.
+pub fn hungarian_max(weights: &[Vec<f64>]) -> Vec<Option<usize>> {
+    let rows = weights.len();
+    let cols = weights.iter().map(Vec::len).max().unwrap_or(0);
+    if rows == 0 || cols == 0 {
+        return vec![None; rows];
+    }
+    let w = |i: usize, j: usize| weights.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0.0);
+    if rows <= cols {
+        let cost: Vec<Vec<f64>> = (0..rows).map(|i| (0..cols).map(|j| -w(i, j)).collect()).collect();
+        hungarian_min(&cost)
+    } else {
+        let cost: Vec<Vec<f64>> = (0..cols).map(|j| (0..rows).map(|i| -w(i, j)).collect()).collect();
+        let by_col = hungarian_min(&cost);
+        let mut out = vec![None; rows];
+        for (j, row) in by_col.into_iter().enumerate() {
+            if let Some(i) = row
+                && let Some(slot) = out.get_mut(i)
+            {
+                *slot = Some(j);
+            }
+        }
+        out
+    }
+}
+
+/// Minimum-cost assignment for an n x m cost matrix with n <= m (potentials method,
+/// O(n^2 m)). Returns each row's column.
+fn hungarian_min(cost: &[Vec<f64>]) -> Vec<Option<usize>> {
+    let n = cost.len();
+    let m = cost.iter().map(Vec::len).max().unwrap_or(0);
+    let c = |i: usize, j: usize| cost.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0.0);
+    // 1-based arrays as in the classic formulation; index 0 is the virtual row/column.
+    let mut u = vec![0.0f64; n + 1];
+    let mut v = vec![0.0f64; m + 1];
+    let mut p = vec![0usize; m + 1]; // p[j]: row matched to column j
+    let mut way = vec![0usize; m + 1];
+    for i in 1..=n {
+        if let Some(slot) = p.get_mut(0) {
+            *slot = i;
+        }
+        let mut j0 = 0usize;
+        let mut minv = vec![f64::INFINITY; m + 1];
+        let mut used = vec![false; m + 1];
+        loop {
+            if let Some(flag) = used.get_mut(j0) {
+                *flag = true;
+            }
+            let i0 = p.get(j0).copied().unwrap_or(0);
+            let mut delta = f64::INFINITY;
+            let mut j1 = 0usize;
+            for j in 1..=m {
+                if used.get(j).copied().unwrap_or(true) {
+                    continue;
+                }
+                let cur = c(i0.wrapping_sub(1), j - 1) - u.get(i0).copied().unwrap_or(0.0) - v.get(j).copied().unwrap_or(0.0);
+                if let (Some(mv), Some(wj)) = (minv.get_mut(j), way.get_mut(j))
+                    && cur < *mv
+                {
+                    *mv = cur;
+                    *wj = j0;
+                }
+                let mv = minv.get(j).copied().unwrap_or(f64::INFINITY);
+                if mv < delta {
+                    delta = mv;
+                    j1 = j;
+                }
+            }
+            if j1 == 0 {
+                break; // cannot happen with n <= m; guards against malformed input
+            }
+            for j in 0..=m {
+                if used.get(j).copied().unwrap_or(false) {
+                    let row = p.get(j).copied().unwrap_or(0);
+                    if let Some(ur) = u.get_mut(row) {
+                        *ur += delta;
+                    }
+                    if let Some(vj) = v.get_mut(j) {
+                        *vj -= delta;
+                    }
+                } else if let Some(mv) = minv.get_mut(j) {
+                    *mv -= delta;
+                }
+            }
+            j0 = j1;
+            if p.get(j0).copied().unwrap_or(0) == 0 {
+                break;
+            }
+        }
+        loop {
+            let j1 = way.get(j0).copied().unwrap_or(0);
+            let row = p.get(j1).copied().unwrap_or(0);
+            if let Some(slot) = p.get_mut(j0) {
+                *slot = row;
+            }
+            j0 = j1;
+            if j0 == 0 {
+                break;
+            }
+        }
+    }
+    let mut out = vec![None; n];
+    for j in 1..=m {
+        let row = p.get(j).copied().unwrap_or(0);
+        if row > 0
+            && let Some(slot) = out.get_mut(row - 1)
+        {
+            *slot = Some(j - 1);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hungarian_beats_greedy() {
+        // Greedy would take (0,0)=0.9 and leave (1,1)=0.1; optimum is 0.8 + 0.85.
+        let w = vec![vec![0.9, 0.8], vec![0.85, 0.1]];
+        assert_eq!(hungarian_max(&w), vec![Some(1), Some(0)]);
+    }
+
+    #[test]
+    fn hungarian_rectangular_both_ways() {
+        let w = vec![vec![0.1, 0.9, 0.3]];
+        assert_eq!(hungarian_max(&w), vec![Some(1)]);
+        let w = vec![vec![0.2], vec![0.7], vec![0.1]];
+        assert_eq!(hungarian_max(&w), vec![None, Some(0), None]);
+    }
+
+    fn unit(v: &[f32]) -> Vec<f32> {
+        crate::embed::l2_normalize(v)
+    }
+
+    #[test]
+    fn threshold_margin_and_multiple_embeddings() {
+        let a1 = unit(&[1.0, 0.0, 0.0]);
+        let a2 = unit(&[0.9, 0.1, 0.0]);
+        let b = unit(&[0.0, 1.0, 0.0]);
+        let roster = [
+            RosterItem { key: 7, embedding: &a1 },
+            RosterItem { key: 7, embedding: &a2 },
+            RosterItem { key: 3, embedding: &b },
+        ];
+        let faces = vec![unit(&[0.95, 0.05, 0.0]), unit(&[0.0, 0.0, 1.0]), unit(&[0.7, 0.7, 0.0])];
+        let params = MatchParams { threshold: 0.5, margin: 0.05 };
+        let m = match_faces(&faces, &roster, &params);
+        assert!(matches!(m[0], FaceMatch::Matched { student: 7, .. }));
+        assert!(matches!(m[1], FaceMatch::Unknown { .. }));
+        // Equally close to both students: fails the margin.
+        assert!(matches!(m[2], FaceMatch::Unknown { .. }));
+    }
+
+    #[test]
+    fn empty_roster_gives_unknowns() {
+        let faces = vec![unit(&[1.0, 0.0])];
+        let m = match_faces(&faces, &[], &MatchParams { threshold: 0.3, margin: 0.05 });
+        assert_eq!(m, vec![FaceMatch::Unknown { best_similarity: 0.0 }]);
+    }
+}

@@ -2,13 +2,11 @@
 //! (`testkit::redis`, a unique key prefix per test).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rollcall::kv::{self, KeyValue, KvError, MemoryKv, RedisKv};
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use testkit::proxy::TcpProxy;
+use tokio::net::TcpListener;
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -296,9 +294,15 @@ async fn redis_silent_server_times_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_fails_fast_and_recovers() {
-    let proxy = Proxy::start(&testkit::redis::redis_url()).await;
+    let redis_url = testkit::redis::redis_url();
+    let target = redis_url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap();
+    let proxy = TcpProxy::start(target).await;
     let kv = RedisKv::connect(
-        &format!("redis://{}", proxy.addr),
+        &format!("redis://{}", proxy.addr()),
         Duration::from_millis(500),
     )
     .await
@@ -332,56 +336,4 @@ async fn redis_outage_fails_fast_and_recovers() {
     assert_eq!(recovered.flatten().as_deref(), Some("before"));
     kv.set("k", "after", Duration::from_secs(60)).await.unwrap();
     assert_eq!(kv.take("k").await.unwrap().as_deref(), Some("after"));
-}
-
-/// A TCP proxy to Redis that can be switched off: then it cuts every open connection
-/// and closes new ones at once, like a Redis that went away.
-struct Proxy {
-    addr: std::net::SocketAddr,
-    up: Arc<AtomicBool>,
-    cut: watch::Sender<u64>,
-}
-
-impl Proxy {
-    async fn start(redis_url: &str) -> Proxy {
-        let target = redis_url
-            .trim_start_matches("redis://")
-            .split('/')
-            .next()
-            .unwrap()
-            .to_owned();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let up = Arc::new(AtomicBool::new(true));
-        let (cut, _) = watch::channel(0_u64);
-        let accept_up = Arc::clone(&up);
-        let accept_cut = cut.clone();
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !accept_up.load(Ordering::SeqCst) {
-                    let _ = client.shutdown().await;
-                    continue;
-                }
-                let mut cut_rx = accept_cut.subscribe();
-                let target = target.clone();
-                tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cut_rx.changed() => {}
-                    }
-                });
-            }
-        });
-        Proxy { addr, up, cut }
-    }
-
-    fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
-        if !up {
-            self.cut.send_modify(|n| *n += 1);
-        }
-    }
 }

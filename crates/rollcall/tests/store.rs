@@ -125,6 +125,7 @@ store_suite!(
     students_create_conflict_and_order,
     delete_student_cascades,
     roster_by_model_and_teacher,
+    several_embeddings_per_student,
     cross_teacher_isolation,
     mark_present_is_idempotent,
     mark_present_concurrent_calls_insert_once,
@@ -371,6 +372,54 @@ async fn roster_by_model_and_teacher(h: Harness) {
     assert_eq!(roster_b[0].student_id, b.id);
     assert!(store.roster(t.id, "model-c").await.unwrap().is_empty());
     assert!(store.roster(other.id, "model-b").await.unwrap().is_empty());
+}
+
+async fn several_embeddings_per_student(h: Harness) {
+    let store = h.store();
+    let t = teacher(store, "alice").await;
+    let other = teacher(store, "bob").await;
+    let s = student_with_model(store, t.id, "1", "model-a").await;
+    let second = embedding(77);
+    let upgraded = vec![0.25_f32; 128];
+    assert_eq!(
+        store
+            .add_embedding(t.id, "1", "model-a", &second)
+            .await
+            .unwrap(),
+        Some(())
+    );
+    assert_eq!(
+        store
+            .add_embedding(t.id, "1", "model-b", &upgraded)
+            .await
+            .unwrap(),
+        Some(())
+    );
+    assert_eq!(
+        store
+            .add_embedding(t.id, "2", "model-a", &second)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .add_embedding(other.id, "1", "model-a", &second)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let roster = store.roster(t.id, "model-a").await.unwrap();
+    assert_eq!(roster.len(), 2);
+    assert!(roster.iter().all(|e| e.student_id == s.id));
+    assert_eq!(roster[1].embedding, second);
+    let roster_b = store.roster(t.id, "model-b").await.unwrap();
+    assert_eq!(roster_b.len(), 1);
+    assert_eq!(roster_b[0].embedding, upgraded);
+
+    assert!(store.delete_student(t.id, "1").await.unwrap());
+    assert_eq!(h.count("student_embeddings").await, 0);
 }
 
 async fn cross_teacher_isolation(h: Harness) {
@@ -783,4 +832,58 @@ async fn sqlite_foreign_keys_are_enforced() {
         )
         .await;
     assert!(matches!(orphan, Err(StoreError::Internal(_))), "{orphan:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_fails_fast_and_recovers() {
+    let db = testkit::postgres::TestDatabase::create().await;
+    let direct = url::Url::parse(db.url()).unwrap();
+    let target = format!(
+        "{}:{}",
+        direct.host_str().unwrap(),
+        direct.port().unwrap_or(5432)
+    );
+    let proxy = testkit::proxy::TcpProxy::start(&target).await;
+    let mut proxied = direct.clone();
+    proxied.set_port(Some(proxy.addr().port())).unwrap();
+    let opts = StoreOptions {
+        max_connections: 3,
+        acquire_timeout: Duration::from_secs(1),
+    };
+    let store = store::connect(proxied.as_str(), &opts).await.unwrap();
+    store.migrate().await.unwrap();
+    let t = teacher(store.as_ref(), "alice").await;
+
+    proxy.set_up(false);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let result = store.teacher_by_id(t.id).await;
+        assert!(
+            matches!(result, Err(StoreError::Unavailable(_))),
+            "{result:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    assert!(matches!(
+        store.ping().await,
+        Err(StoreError::Unavailable(_))
+    ));
+
+    proxy.set_up(true);
+    let mut recovered = None;
+    for _ in 0..50 {
+        if let Ok(found) = store.teacher_by_id(t.id).await {
+            recovered = found;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(recovered, Some(t));
+    store.ping().await.unwrap();
+    drop(store);
+    db.drop_db().await;
 }

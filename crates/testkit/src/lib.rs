@@ -4,12 +4,14 @@
 //!   can simulate failures;
 //! - [`postgres`]: a fresh PostgreSQL database per test, dropped afterwards;
 //! - [`redis`]: the test Redis URL and unique key prefixes;
-//! - [`paths`]: where the ONNX models and the labelled photos are.
+//! - [`paths`]: where the ONNX models and the labelled photos are;
+//! - [`proxy`]: a TCP proxy that can be switched off, to simulate outages.
 //!
 //! When something a test needs is missing, these helpers panic with a message saying how
 //! to provide it: tests fail, they never skip silently.
 
 pub mod paths;
 pub mod postgres;
+pub mod proxy;
 pub mod redis;
 pub mod smtp;

@@ -14,7 +14,7 @@ use super::{KeyValue, KvError};
 const SWEEP_EVERY: u32 = 1024;
 
 /// A `Mutex<HashMap>` with an expiry instant per entry. Expired entries are invisible,
-/// removed when touched and, every [`SWEEP_EVERY`] writes, all at once.
+/// removed when touched and, every 1024 writes, all at once.
 #[derive(Debug, Default)]
 pub struct MemoryKv {
     state: Mutex<State>,

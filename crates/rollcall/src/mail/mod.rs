@@ -1,17 +1,41 @@
 //! Outgoing mail: SMTP (lettre) or the log, behind one [`Mailer`] trait.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 pub mod log;
 pub mod smtp;
 
+pub use log::LogMailer;
+pub use smtp::SmtpMailer;
+
+/// The mailer for the configuration: SMTP when `smtp_url` is set (see
+/// [`SmtpMailer::from_url`]), otherwise the log ([`LogMailer`]).
+pub fn from_config(
+    smtp_url: Option<&str>,
+    from: &str,
+    timeout: Duration,
+) -> Result<Arc<dyn Mailer>, MailError> {
+    match smtp_url {
+        Some(url) => Ok(Arc::new(SmtpMailer::from_url(url, from, timeout)?)),
+        None => Ok(Arc::new(LogMailer::new())),
+    }
+}
+
+/// One plain-text mail to one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mail {
+    /// The recipient's address (`name@example.org`).
     pub to: String,
+    /// The subject line (any Unicode).
     pub subject: String,
+    /// The plain-text body (any Unicode, `\n` line ends).
     pub body: String,
 }
 
+/// Errors of the mail layer.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
     /// The server could not be reached or did not answer in time.
@@ -22,6 +46,7 @@ pub enum MailError {
     Rejected(String),
 }
 
+/// Sends mail.
 #[async_trait]
 pub trait Mailer: Send + Sync + 'static {
     /// Deliver `mail`, or fail within the mailer's timeout.

@@ -190,6 +190,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Student>, StoreError>;
     /// Deletes the student with their embeddings and attendance. False if not found.
     async fn delete_student(&self, teacher: TeacherId, roll_no: &str) -> Result<bool, StoreError>;
+    /// Adds another embedding to one of the teacher's students (a second photo, or the
+    /// same face under another recognizer model). None if no such student.
+    async fn add_embedding(
+        &self,
+        teacher: TeacherId,
+        roll_no: &str,
+        model_id: &str,
+        embedding: &[f32],
+    ) -> Result<Option<()>, StoreError>;
     /// Every embedding of this teacher's students produced by `model_id`.
     async fn roster(
         &self,

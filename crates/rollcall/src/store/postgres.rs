@@ -263,6 +263,32 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn add_embedding(
+        &self,
+        teacher: TeacherId,
+        roll_no: &str,
+        model_id: &str,
+        embedding: &[f32],
+    ) -> Result<Option<()>, StoreError> {
+        const CONTEXT: &str = "adding an embedding";
+        let dim = i32::try_from(embedding.len())
+            .map_err(|_| StoreError::Internal(format!("{CONTEXT}: embedding too long")))?;
+        let done = sqlx::query(
+            "INSERT INTO student_embeddings (student_id, model_id, dim, embedding, created_at)
+             SELECT id, $3, $4, $5, $6 FROM students WHERE teacher_id = $1 AND roll_no = $2",
+        )
+        .bind(teacher)
+        .bind(roll_no)
+        .bind(model_id)
+        .bind(dim)
+        .bind(embedding_bytes::encode(embedding))
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        Ok((done.rows_affected() > 0).then_some(()))
+    }
+
     async fn roster(
         &self,
         teacher: TeacherId,

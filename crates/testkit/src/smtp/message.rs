@@ -170,7 +170,7 @@ mod tests {
     fn encoded_words() {
         assert_eq!(decode_encoded_words("plain"), "plain");
         assert_eq!(
-            decode_encoded_words("=?utf-8?b?Q2/DsWRpZ28=?= =?utf-8?q?_de_acceso?="),
+            decode_encoded_words("=?utf-8?b?Q8OzZGlnbw==?= =?utf-8?q?_de_acceso?="),
             "Código de acceso"
         );
         assert_eq!(decode_encoded_words("a =?x?z?bad?= b"), "a =?x?z?bad?= b");

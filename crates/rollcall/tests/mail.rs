@@ -1,0 +1,233 @@
+//! `SmtpMailer` against the test kit's real SMTP server on 127.0.0.1.
+
+use std::time::{Duration, Instant};
+
+use rollcall::mail::{self, LogMailer, Mail, MailError, Mailer, SmtpMailer};
+use testkit::smtp::SmtpServer;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn mail(to: &str, subject: &str, body: &str) -> Mail {
+    Mail {
+        to: to.to_owned(),
+        subject: subject.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn delivers_ascii_mail() {
+    let server = SmtpServer::start().await;
+    let mailer =
+        SmtpMailer::from_url(&server.url(), "Rollcall <noreply@rollcall.test>", WAIT).unwrap();
+    mailer
+        .send(&mail(
+            "teacher@school.test",
+            "Your verification code",
+            "Your code is 123456.\nIt expires in 10 minutes.",
+        ))
+        .await
+        .unwrap();
+
+    let got = server.wait_for("teacher@school.test", WAIT).await.unwrap();
+    assert_eq!(got.mail_from, "noreply@rollcall.test");
+    assert_eq!(got.rcpt_to, ["teacher@school.test"]);
+    assert_eq!(got.subject.as_deref(), Some("Your verification code"));
+    assert_eq!(got.header("From"), Some("Rollcall <noreply@rollcall.test>"));
+    assert_eq!(got.header("To"), Some("teacher@school.test"));
+    assert_eq!(
+        got.body.trim_end(),
+        "Your code is 123456.\nIt expires in 10 minutes."
+    );
+    assert_eq!(got.credentials, None);
+    assert_eq!(server.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn delivers_non_ascii_mail() {
+    let server = SmtpServer::start().await;
+    let mailer = SmtpMailer::from_url(&server.url(), "noreply@rollcall.test", WAIT).unwrap();
+    let body =
+        "Bonjour Zoë,\nvotre code : 987654 — 有效期十分钟。\n.\n..a line that starts with dots";
+    mailer
+        .send(&mail("zoe.prof@school.test", "Code d'accès ✓", body))
+        .await
+        .unwrap();
+    let got = server.wait_for("zoe.prof@school.test", WAIT).await.unwrap();
+    assert_eq!(got.subject.as_deref(), Some("Code d'accès ✓"));
+    assert!(
+        matches!(
+            got.header("Content-Transfer-Encoding"),
+            Some("quoted-printable" | "base64")
+        ),
+        "{:?}",
+        got.header("Content-Transfer-Encoding")
+    );
+    assert!(got.raw.is_ascii(), "the body travels encoded");
+    assert_eq!(got.body.trim_end(), body);
+}
+
+#[tokio::test]
+async fn long_body_survives_encoding() {
+    let server = SmtpServer::start().await;
+    let mailer = SmtpMailer::from_url(&server.url(), "noreply@rollcall.test", WAIT).unwrap();
+    let body: String = (0..200)
+        .map(|i| format!("ligne {i}: élève présent ✓ {}\n", "x".repeat(i % 97)))
+        .collect();
+    mailer
+        .send(&mail("a@school.test", "Rapport", &body))
+        .await
+        .unwrap();
+    let got = server.wait_for("a@school.test", WAIT).await.unwrap();
+    assert_eq!(got.body.trim_end(), body.trim_end());
+}
+
+#[tokio::test]
+async fn mostly_non_latin_body_travels_as_base64() {
+    let server = SmtpServer::start().await;
+    let mailer = SmtpMailer::from_url(&server.url(), "noreply@rollcall.test", WAIT).unwrap();
+    let body = "您的验证码是 246810，十分钟内有效。请勿将验证码告诉任何人。".repeat(3);
+    mailer
+        .send(&mail("li@school.test", "验证码", &body))
+        .await
+        .unwrap();
+    let got = server.wait_for("li@school.test", WAIT).await.unwrap();
+    assert_eq!(got.header("Content-Transfer-Encoding"), Some("base64"));
+    assert_eq!(got.subject.as_deref(), Some("验证码"));
+    assert_eq!(got.body.trim_end(), body);
+}
+
+#[tokio::test]
+async fn credentials_come_from_the_url() {
+    let server = SmtpServer::start().await;
+    let url = format!("smtp://mailer%40school:p%40ss%3Aw%2Frd@{}", server.addr());
+    let mailer = SmtpMailer::from_url(&url, "noreply@rollcall.test", WAIT).unwrap();
+    // Debug output never shows the password.
+    assert!(!format!("{mailer:?}").contains("p@ss"));
+    mailer
+        .send(&mail("a@school.test", "Hi", "Hello"))
+        .await
+        .unwrap();
+    let got = server.wait_for("a@school.test", WAIT).await.unwrap();
+    let credentials = got.credentials.unwrap();
+    assert_eq!(credentials.user, "mailer@school");
+    assert_eq!(credentials.password, "p@ss:w/rd");
+}
+
+#[tokio::test]
+async fn several_mails_in_a_row() {
+    let server = SmtpServer::start().await;
+    let mailer = SmtpMailer::from_url(&server.url(), "noreply@rollcall.test", WAIT).unwrap();
+    for i in 0..3 {
+        mailer
+            .send(&mail(
+                &format!("t{i}@school.test"),
+                "Code",
+                &format!("code {i}"),
+            ))
+            .await
+            .unwrap();
+    }
+    for i in 0..3 {
+        let got = server
+            .wait_for(&format!("t{i}@school.test"), WAIT)
+            .await
+            .unwrap();
+        assert_eq!(got.body.trim_end(), format!("code {i}"));
+    }
+    assert_eq!(server.messages().len(), 3);
+}
+
+#[tokio::test]
+async fn rejected_recipient_is_rejected() {
+    let server = SmtpServer::start().await;
+    server.set_reject_all(true);
+    let mailer = SmtpMailer::from_url(&server.url(), "noreply@rollcall.test", WAIT).unwrap();
+    let result = mailer.send(&mail("a@school.test", "Hi", "Hello")).await;
+    assert!(matches!(result, Err(MailError::Rejected(_))), "{result:?}");
+    assert!(server.messages().is_empty());
+
+    // And the mailer works again once the server accepts.
+    server.set_reject_all(false);
+    mailer
+        .send(&mail("a@school.test", "Hi", "Hello"))
+        .await
+        .unwrap();
+    assert!(server.wait_for("a@school.test", WAIT).await.is_some());
+}
+
+#[tokio::test]
+async fn stalled_server_is_unavailable_within_the_timeout() {
+    let server = SmtpServer::start().await;
+    server.set_stall(true);
+    let timeout = Duration::from_millis(800);
+    let mailer = SmtpMailer::from_url(&server.url(), "noreply@rollcall.test", timeout).unwrap();
+    let started = Instant::now();
+    let result = mailer.send(&mail("a@school.test", "Hi", "Hello")).await;
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(result, Err(MailError::Unavailable(_))),
+        "{result:?}"
+    );
+    assert!(elapsed < timeout + Duration::from_secs(2), "{elapsed:?}");
+    assert!(server.messages().is_empty());
+}
+
+#[tokio::test]
+async fn nothing_listening_is_unavailable() {
+    // Bind then free a port so that nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mailer = SmtpMailer::from_url(
+        &format!("smtp://127.0.0.1:{port}"),
+        "noreply@rollcall.test",
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let result = mailer.send(&mail("a@school.test", "Hi", "Hello")).await;
+    assert!(
+        matches!(result, Err(MailError::Unavailable(_))),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_configuration_and_addresses() {
+    for url in ["http://127.0.0.1:25", "smtp://", "not a url"] {
+        assert!(
+            SmtpMailer::from_url(url, "noreply@rollcall.test", WAIT).is_err(),
+            "{url}"
+        );
+    }
+    assert!(SmtpMailer::from_url("smtp://127.0.0.1:25", "not an address", WAIT).is_err());
+    assert!(SmtpMailer::from_url("smtps://u:p@smtp.example.org", "a@b.test", WAIT).is_ok());
+    assert!(SmtpMailer::from_url("smtp+starttls://smtp.example.org:587", "a@b.test", WAIT).is_ok());
+
+    let server = SmtpServer::start().await;
+    let mailer = SmtpMailer::from_url(&server.url(), "noreply@rollcall.test", WAIT).unwrap();
+    let result = mailer.send(&mail("not an address", "Hi", "Hello")).await;
+    assert!(matches!(result, Err(MailError::Rejected(_))), "{result:?}");
+}
+
+#[tokio::test]
+async fn from_config_picks_smtp_or_log() {
+    let server = SmtpServer::start().await;
+    let smtp = mail::from_config(Some(&server.url()), "noreply@rollcall.test", WAIT).unwrap();
+    smtp.send(&mail("a@school.test", "Hi", "via smtp"))
+        .await
+        .unwrap();
+    assert!(server.wait_for("a@school.test", WAIT).await.is_some());
+
+    let log = mail::from_config(None, "noreply@rollcall.test", WAIT).unwrap();
+    log.send(&mail("a@school.test", "Hi", "via log"))
+        .await
+        .unwrap();
+    LogMailer::new()
+        .send(&mail("a@school.test", "Hi", "via log"))
+        .await
+        .unwrap();
+    assert_eq!(server.messages().len(), 1);
+}

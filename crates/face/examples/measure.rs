@@ -7,6 +7,17 @@ use rollcall_face::{Engine, EngineConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, input, output] = args.as_slice()
+        && flag == "--png"
+    {
+        // Debug aid: write a photo (any format, EXIF applied) as a PNG of at most 480 px.
+        let image = rollcall_face::decode::decode(&std::fs::read(input)?, &Default::default())?;
+        let scale = (480.0 / f64::from(image.width().max(image.height()))).min(1.0);
+        let (w, h) = (f64::from(image.width()) * scale, f64::from(image.height()) * scale);
+        image::imageops::thumbnail(&image, (w as u32).max(1), (h as u32).max(1)).save(output)?;
+        return Ok(());
+    }
     let faces = std::env::args()
         .nth(1)
         .map(PathBuf::from)
@@ -16,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         model_dir: std::env::var_os("ROLLCALL_MODEL_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("../shared/models")),
+        manifest_path: std::env::var_os("ROLLCALL_MANIFEST").map(PathBuf::from),
         ..EngineConfig::default()
     };
     let engine = Engine::load(&config)?;
@@ -34,8 +46,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!(
-        "{:<28} {:<44} {:>3} {:>6} {:>5} {:>6} {:>6} {:>6} {:>6} {:>7} {:>5} {:>5}  issues",
-        "tag", "file", "n", "width", "cut", "yaw", "pitch", "roll", "eyerl", "sharp", "light", "score"
+        "{:<28} {:<44} {:>3} {:>6} {:>5} {:>6} {:>6} {:>6} {:>6} {:>7} {:>5} {:>5} {:>5}  issues",
+        "tag", "file", "n", "width", "cut", "yaw", "pitch", "roll", "eyerl", "sharp", "light", "scene", "score"
     );
     for (tag, path) in files {
         let name = path
@@ -52,10 +64,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         };
         let (report, _) = engine.assess(&image)?;
+        let faces = engine.detect(&image)?;
+        let largest = faces.iter().map(|f| f.bbox.w).fold(0.0f32, f32::max);
+        let others: Vec<String> = faces
+            .iter()
+            .filter(|f| f.bbox.w < largest)
+            .map(|f| {
+                format!(
+                    "{:.2}/{:.2}/{:.2}",
+                    f.bbox.w / largest,
+                    f.score,
+                    rollcall_face::quality::cut_off(f, image.width(), image.height())
+                )
+            })
+            .collect();
         let m = report.metrics;
         let issues: Vec<&str> = report.issues.iter().map(|i| i.code.as_str()).collect();
         println!(
-            "{:<28} {:<44} {:>3} {:>6.0} {:>5.2} {:>6.1} {:>6.1} {:>6.1} {:>6.1} {:>7.0} {:>5.0} {:>5.2}  {}",
+            "{:<28} {:<44} {:>3} {:>6.0} {:>5.2} {:>6.1} {:>6.1} {:>6.1} {:>6.1} {:>7.0} {:>5.0} {:>5.0} {:>5.2}  {}",
             tag,
             name,
             m.significant_faces,
@@ -67,9 +93,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             m.eye_roll,
             m.sharpness,
             m.brightness,
+            m.image_brightness,
             m.score,
             issues.join(",")
         );
+        if !others.is_empty() {
+            println!("    other faces (ratio/score/cut): {}", others.join(" "));
+        }
     }
     Ok(())
 }

@@ -72,6 +72,8 @@ pub struct QualityConfig {
     pub min_sharpness: f32,
     /// Smallest mean grey level (0..255) of the aligned face.
     pub min_brightness: f32,
+    /// Smallest mean grey level (0..255) of the whole photo (a lit face in a dark scene).
+    pub min_image_brightness: f32,
     /// Largest mean grey level (0..255) of the aligned face.
     pub max_brightness: f32,
     /// Smallest detection score of the enrolled face.
@@ -90,6 +92,7 @@ impl Default for QualityConfig {
             max_pitch: 30.0,
             min_sharpness: 40.0,
             min_brightness: 50.0,
+            min_image_brightness: 30.0,
             max_brightness: 220.0,
             min_detection_score: 0.7,
         }

@@ -38,6 +38,12 @@ pub fn decode_dynamic(bytes: &[u8], limits: &Limits) -> Result<DynamicImage, Fac
     check_pixels(width, height, limits)?;
 
     let mut reader = reader(bytes)?;
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
+        // The JPEG decoder pads a cut-off scan with grey instead of failing.
+        return Err(FaceError::invalid(
+            "the file is truncated (JPEG without an end-of-image marker)",
+        ));
+    }
     let mut image_limits = image::Limits::default();
     image_limits.max_image_width = Some(width);
     image_limits.max_image_height = Some(height);
@@ -82,6 +88,17 @@ fn reader(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, FaceError> {
     }
     reader.no_limits();
     Ok(reader)
+}
+
+/// True when an end-of-image marker (FF D9) follows the last start-of-scan marker (FF DA).
+/// Data appended after the image (camera trailers) is allowed; a cut-off scan is not.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    let last_eoi = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
+    match (last_sos, last_eoi) {
+        (Some(sos), Some(eoi)) => eoi > sos,
+        _ => false,
+    }
 }
 
 fn check_pixels(width: u32, height: u32, limits: &Limits) -> Result<(), FaceError> {

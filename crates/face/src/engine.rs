@@ -228,7 +228,7 @@ impl Engine {
         let report = quality::assess(
             &faces,
             &face,
-            (image.width(), image.height()),
+            image,
             pose,
             &aligned,
             &self.config.quality,

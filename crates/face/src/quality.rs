@@ -91,6 +91,8 @@ pub struct QualityMetrics {
     pub sharpness: f32,
     /// Mean grey level of the aligned face.
     pub brightness: f32,
+    /// Mean grey level of the whole photo.
+    pub image_brightness: f32,
     /// Detection score.
     pub score: f32,
 }
@@ -192,11 +194,29 @@ pub fn sharpness_and_brightness(aligned: &RgbImage) -> (f32, f32) {
     ((sum_sq / nf - mean * mean) as f32, (lum / nf) as f32)
 }
 
+/// Mean grey level of an image, sampled on a grid of at most ~65k pixels.
+pub fn mean_brightness(image: &RgbImage) -> f32 {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let step = ((w * h) as f64 / 65_536.0).sqrt().ceil().max(1.0) as usize;
+    let raw = image.as_raw();
+    let (mut sum, mut n) = (0.0f64, 0usize);
+    for y in (0..h).step_by(step) {
+        for x in (0..w).step_by(step) {
+            let i = (y * w + x) * 3;
+            if let Some(&[r, g, b]) = raw.get(i..i + 3) {
+                sum += 0.299 * f64::from(r) + 0.587 * f64::from(g) + 0.114 * f64::from(b);
+                n += 1;
+            }
+        }
+    }
+    if n == 0 { 0.0 } else { (sum / n as f64) as f32 }
+}
+
 /// Runs every check on the enrolled face and collects the failures.
 pub fn assess(
     faces: &[DetectedFace],
     face: &DetectedFace,
-    image_size: (u32, u32),
+    image: &RgbImage,
     pose: Option<HeadPose>,
     aligned: &RgbImage,
     cfg: &QualityConfig,
@@ -207,11 +227,12 @@ pub fn assess(
         significant_faces: significant,
         detected_faces: faces.len(),
         face_width: face.bbox.w,
-        cut_off: cut_off(face, image_size.0, image_size.1),
+        cut_off: cut_off(face, image.width(), image.height()),
         pose: pose.unwrap_or_default(),
         eye_roll: face.eye_roll_degrees(),
         sharpness,
         brightness,
+        image_brightness: mean_brightness(image),
         score: face.score,
     };
     let mut issues = Vec::new();
@@ -235,7 +256,12 @@ pub fn assess(
     let roll = metrics.eye_roll;
     check(roll.abs() > cfg.max_roll, ReasonCode::HeadTilted, roll, cfg.max_roll);
     check(sharpness < cfg.min_sharpness, ReasonCode::TooBlurry, sharpness, cfg.min_sharpness);
-    check(brightness < cfg.min_brightness, ReasonCode::TooDark, brightness, cfg.min_brightness);
+    if brightness < cfg.min_brightness {
+        check(true, ReasonCode::TooDark, brightness, cfg.min_brightness);
+    } else {
+        let scene = metrics.image_brightness;
+        check(scene < cfg.min_image_brightness, ReasonCode::TooDark, scene, cfg.min_image_brightness);
+    }
     check(brightness > cfg.max_brightness, ReasonCode::TooBright, brightness, cfg.max_brightness);
     check(
         face.score < cfg.min_detection_score,

@@ -85,7 +85,7 @@ impl Detector {
 
     /// The passes [`Detector::detect`] runs on a `width` x `height` image.
     pub fn plan(&self, width: u32, height: u32, cfg: &DetectConfig) -> Vec<Pass> {
-        plan(width, height, self.input_size(), cfg)
+        plan(width, height, self.input_size(), self.fixed.is_none(), cfg)
     }
 
     /// Detects faces in the whole image; boxes and keypoints are in image pixels, sorted by
@@ -166,20 +166,33 @@ impl Detector {
 }
 
 /// Computes the detector passes for an image (see the module documentation).
-pub fn plan(width: u32, height: u32, input: (u32, u32), cfg: &DetectConfig) -> Vec<Pass> {
+/// `dynamic`: the model accepts any input size (multiples of 32).
+pub fn plan(width: u32, height: u32, input: (u32, u32), dynamic: bool, cfg: &DetectConfig) -> Vec<Pass> {
     let (iw, ih) = (f64::from(input.0), f64::from(input.1));
     let (w, h) = (f64::from(width), f64::from(height));
     let pad = f64::from(cfg.pad_fraction.max(0.0));
     let long = w.max(h);
-    // Whole-image pass: the image plus a margin, letterboxed into the input.
+    // Whole-image pass: the image plus a margin, letterboxed into the input. A model with
+    // dynamic input gets a canvas fitted to the image (multiples of 32), and small images are
+    // only brought up to 320 px instead of the full input size.
     let padded = long * (1.0 + 2.0 * pad);
-    let scale = (iw / padded).min(ih / padded);
+    let mut scale = (iw / padded).min(ih / padded);
+    if dynamic {
+        scale = scale.min((320.0 / padded).max(1.0));
+    }
     let (dw, dh) = (((w * scale).round() as u32).max(1), ((h * scale).round() as u32).max(1));
+    let canvas = if dynamic {
+        let margin = 2.0 * pad * long * scale;
+        let up32 = |v: f64| ((v / 32.0).ceil().max(1.0) as u32) * 32;
+        (up32(w * scale + margin).min(input.0), up32(h * scale + margin).min(input.1))
+    } else {
+        input
+    };
     let mut passes = vec![Pass {
         src: Rect { x: 0.0, y: 0.0, w, h },
         dst: (dw, dh),
-        offset: ((input.0.saturating_sub(dw)) / 2, (input.1.saturating_sub(dh)) / 2),
-        canvas: input,
+        offset: ((canvas.0.saturating_sub(dw)) / 2, (canvas.1.saturating_sub(dh)) / 2),
+        canvas,
         inner_edges: [false; 4],
     }];
 
@@ -241,14 +254,14 @@ mod tests {
 
     #[test]
     fn small_image_gets_one_pass() {
-        let p = plan(640, 480, (640, 640), &DetectConfig::default());
+        let p = plan(640, 480, (640, 640), true, &DetectConfig::default());
         assert_eq!(p.len(), 1);
     }
 
     #[test]
     fn classroom_image_gets_bounded_overlapping_tiles() {
         let cfg = DetectConfig::default();
-        let p = plan(4000, 3000, (640, 640), &cfg);
+        let p = plan(4000, 3000, (640, 640), true, &cfg);
         let tiles = &p[1..];
         assert!(!tiles.is_empty() && tiles.len() <= cfg.max_tiles, "{}", tiles.len());
         // Tiles cover the whole image.

@@ -158,6 +158,19 @@ impl Store for BoundedStore {
         self.bounded(self.inner.delete_student(teacher, roll_no))
             .await
     }
+    async fn add_embedding(
+        &self,
+        teacher: TeacherId,
+        roll_no: &str,
+        model_id: &str,
+        embedding: &[f32],
+    ) -> Result<Option<()>, StoreError> {
+        self.bounded(
+            self.inner
+                .add_embedding(teacher, roll_no, model_id, embedding),
+        )
+        .await
+    }
     async fn roster(
         &self,
         teacher: TeacherId,

@@ -660,9 +660,7 @@ impl Settings {
 
 /// The face-recognition and attendance part of [`Settings::from_layer`]: the upload
 /// limit, the time zone and the vision settings.
-fn vision_settings(
-    layer: &SettingsLayer,
-) -> Result<(usize, Tz, VisionSettings), ConfigError> {
+fn vision_settings(layer: &SettingsLayer) -> Result<(usize, Tz, VisionSettings), ConfigError> {
     let mut max_upload_bytes = 15 * 1024 * 1024;
     if let Some(n) = layer.max_upload_bytes {
         max_upload_bytes = positive("ROLLCALL_MAX_UPLOAD_BYTES", n)?;
@@ -704,7 +702,10 @@ fn vision_settings(
     }
     if let Some(t) = layer.match_threshold {
         if !(t > -1.0 && t < 1.0) {
-            return Err(invalid("ROLLCALL_MATCH_THRESHOLD", "must be between -1 and 1"));
+            return Err(invalid(
+                "ROLLCALL_MATCH_THRESHOLD",
+                "must be between -1 and 1",
+            ));
         }
         v.match_threshold = Some(t);
     }

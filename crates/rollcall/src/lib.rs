@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod bench_http;
 pub mod bounded;
 pub mod config;
 pub mod http;

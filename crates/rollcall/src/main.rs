@@ -1,4 +1,4 @@
-//! The `rollcall` binary: `serve` (default) or `migrate`.
+//! The `rollcall` binary: `serve` (default), `migrate` or `bench-http`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +32,54 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Load-test POST /mark_attendance in-process (SQLite in a temporary directory) and
+    /// print latency percentiles and throughput with 1, 2 and 4 teachers at once.
+    BenchHttp(BenchArgs),
+}
+
+/// Options of `rollcall bench-http`.
+#[derive(Debug, clap::Args)]
+struct BenchArgs {
+    /// The labelled photos (with `identities/`).
+    #[arg(long, env = "ROLLCALL_FACES_DIR", default_value = "../shared/faces")]
+    faces_dir: PathBuf,
+    /// Teachers (the highest concurrency measured).
+    #[arg(long, default_value_t = 4)]
+    teachers: usize,
+    /// Students enrolled per teacher.
+    #[arg(long, default_value_t = 40)]
+    students: usize,
+    /// Photos each teacher posts per concurrency level.
+    #[arg(long, default_value_t = 6)]
+    requests: usize,
+    /// Classroom photo width.
+    #[arg(long, default_value_t = 1920)]
+    width: u32,
+    /// Classroom photo height.
+    #[arg(long, default_value_t = 1080)]
+    height: u32,
+}
+
+/// Runs `rollcall bench-http` and prints the table.
+fn bench_http(runtime: &tokio::runtime::Runtime, settings: Settings, args: &BenchArgs) -> ExitCode {
+    let options = rollcall::bench_http::BenchOptions {
+        settings,
+        faces_dir: args.faces_dir.clone(),
+        teachers: args.teachers,
+        students: args.students,
+        requests_per_teacher: args.requests,
+        scene_size: (args.width, args.height),
+    };
+    match runtime.block_on(rollcall::bench_http::run(options)) {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rollcall bench-http: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -54,8 +102,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::BenchHttp(args) = &command {
+        return bench_http(&runtime, settings, args);
+    }
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Serve => {
                 tracing::info!(settings = ?settings, "starting");
                 Application::build(settings)
@@ -68,6 +120,8 @@ fn main() -> ExitCode {
                 tracing::info!("migrations applied");
                 Ok(())
             }
+            // Answered above.
+            Command::BenchHttp(_) => Ok(()),
         }
     });
     match result {

@@ -1,9 +1,9 @@
 //! End-to-end attendance tests: the real server on 127.0.0.1:0 with the real face models,
 //! real photos from `../shared/faces`, on SQLite and on PostgreSQL (+ Redis).
 
-mod common;
 #[path = "support/classroom.rs"]
 mod classroom;
+mod common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -56,7 +56,9 @@ async fn group_photos_mark_the_labelled_people(backend: Backend) {
 
     let mut mismatches = Vec::new();
     for group in labelled_groups() {
-        let r = app.mark(&token, photo(&format!("groups/{}", group.file))).await;
+        let r = app
+            .mark(&token, photo(&format!("groups/{}", group.file)))
+            .await;
         let body = expect(r, StatusCode::OK).await;
         let got = recognised(&body);
         let absent = roll_nos(&body["absent"]);
@@ -100,9 +102,14 @@ async fn group_photos_mark_the_labelled_people(backend: Backend) {
     );
 
     // Re-posting a photo marks nobody twice.
-    let r = app.mark(&token, photo("groups/friends_cast_steps.jpg")).await;
+    let r = app
+        .mark(&token, photo("groups/friends_cast_steps.jpg"))
+        .await;
     let body = expect(r, StatusCode::OK).await;
-    assert_eq!(body["msg"], "Attendance already marked for all students today");
+    assert_eq!(
+        body["msg"],
+        "Attendance already marked for all students today"
+    );
     assert_eq!(body["marked"], Value::Array(vec![]));
     assert_eq!(body["date"], DAY);
 
@@ -125,7 +132,9 @@ async fn group_photos_mark_the_labelled_people(backend: Backend) {
     let r = app.mark(&token, photo("hard/no_face/landscape.jpg")).await;
     expect(r, StatusCode::BAD_REQUEST).await;
     // Not an image: 400.
-    let r = app.mark(&token, photo("hard/broken_files/corrupted.png")).await;
+    let r = app
+        .mark(&token, photo("hard/broken_files/corrupted.png"))
+        .await;
     expect(r, StatusCode::BAD_REQUEST).await;
 }
 
@@ -183,7 +192,11 @@ async fn concurrent_marking_is_idempotent(backend: Backend) {
             "{body}"
         );
     }
-    assert_eq!(marked_total, people.len(), "each student is newly marked exactly once");
+    assert_eq!(
+        marked_total,
+        people.len(),
+        "each student is newly marked exactly once"
+    );
     for person in people {
         let body = app
             .get_json(&format!("/get-attendance/{person}"), &token)
@@ -229,7 +242,11 @@ async fn csv_and_report(backend: Backend) {
     add(tricky, "2", leblanc).await;
     add("Zoë Ångström-Łukasz", "10", kudrow).await;
 
-    for (roll, date) in [("2", "2024-09-02"), ("2", "2024-09-04"), ("10", "2024-09-03")] {
+    for (roll, date) in [
+        ("2", "2024-09-02"),
+        ("2", "2024-09-04"),
+        ("10", "2024-09-03"),
+    ] {
         let body = expect(
             app.call(Method::PUT, &format!("/attendance/{roll}/{date}"), &token)
                 .await,
@@ -305,17 +322,30 @@ async fn csv_and_report(backend: Backend) {
     .await;
     assert_eq!(body["present"], false);
     expect(
-        app.call(Method::PUT, "/attendance/10/2024-09-02", &token).await,
+        app.call(Method::PUT, "/attendance/10/2024-09-02", &token)
+            .await,
         StatusCode::OK,
     )
     .await;
     let report = app
-        .get_json("/attendance/report?start_date=2024-09-01&end_date=2024-09-30", &token)
+        .get_json(
+            "/attendance/report?start_date=2024-09-01&end_date=2024-09-30",
+            &token,
+        )
         .await;
-    assert_eq!(report["dates"], serde_json::json!(["2024-09-02", "2024-09-03"]));
-    assert_eq!(report["students"][0]["present"], serde_json::json!([true, false]));
+    assert_eq!(
+        report["dates"],
+        serde_json::json!(["2024-09-02", "2024-09-03"])
+    );
+    assert_eq!(
+        report["students"][0]["present"],
+        serde_json::json!([true, false])
+    );
     assert_eq!(report["students"][0]["percentage"], 50.0);
-    assert_eq!(report["students"][1]["present"], serde_json::json!([true, true]));
+    assert_eq!(
+        report["students"][1]["present"],
+        serde_json::json!([true, true])
+    );
     assert_eq!(report["students"][1]["percentage"], 100.0);
     let r = app
         .call(Method::GET, "/attendance/report?format=csv", &token)
@@ -335,11 +365,31 @@ async fn csv_and_report(backend: Backend) {
 
     // Corrections: unknown student 404, bad date 422, bad format 422.
     for (method, path, status) in [
-        (Method::PUT, "/attendance/99/2024-09-02", StatusCode::NOT_FOUND),
-        (Method::DELETE, "/attendance/99/2024-09-02", StatusCode::NOT_FOUND),
-        (Method::PUT, "/attendance/2/2024-9-31", StatusCode::UNPROCESSABLE_ENTITY),
-        (Method::DELETE, "/attendance/2/not-a-date", StatusCode::UNPROCESSABLE_ENTITY),
-        (Method::GET, "/attendance/report?format=xml", StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            Method::PUT,
+            "/attendance/99/2024-09-02",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::DELETE,
+            "/attendance/99/2024-09-02",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::PUT,
+            "/attendance/2/2024-9-31",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::DELETE,
+            "/attendance/2/not-a-date",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::GET,
+            "/attendance/report?format=xml",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (Method::GET, "/get-attendance/99", StatusCode::NOT_FOUND),
     ] {
         let r = app.call(method.clone(), path, &token).await;
@@ -347,7 +397,10 @@ async fn csv_and_report(backend: Backend) {
         assert!(body["detail"].is_string(), "{method} {path}: {body}");
     }
     let body = app.get_json("/get-attendance/10", &token).await;
-    assert_eq!(body["data"], serde_json::json!(["2024-09-02", "2024-09-03"]));
+    assert_eq!(
+        body["data"],
+        serde_json::json!(["2024-09-02", "2024-09-03"])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

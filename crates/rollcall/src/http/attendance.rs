@@ -45,7 +45,9 @@ pub fn today(settings: &Settings) -> NaiveDate {
 /// Parses a `YYYY-MM-DD` date (422 otherwise).
 pub fn parse_date(what: &str, value: &str) -> Result<NaiveDate, ApiError> {
     NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
-        ApiError::Unprocessable(format!("{what} must be a date like 2024-09-30, got {value:?}"))
+        ApiError::Unprocessable(format!(
+            "{what} must be a date like 2024-09-30, got {value:?}"
+        ))
     })
 }
 
@@ -238,8 +240,7 @@ async fn mark_attendance(
         .into_iter()
         .collect();
 
-    let by_id: HashMap<StudentId, &StudentRef> =
-        students.iter().map(|(id, s)| (*id, s)).collect();
+    let by_id: HashMap<StudentId, &StudentRef> = students.iter().map(|(id, s)| (*id, s)).collect();
     let mut response = MarkAttendanceResponse {
         msg: String::new(),
         date,

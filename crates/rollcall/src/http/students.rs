@@ -112,7 +112,9 @@ pub fn path_rejection(rejection: PathRejection) -> ApiError {
 }
 
 fn roll_no_taken(roll_no: &str) -> ApiError {
-    ApiError::Conflict(format!("A student with roll number {roll_no} already exists"))
+    ApiError::Conflict(format!(
+        "A student with roll number {roll_no} already exists"
+    ))
 }
 
 /// Enrols a student from a photo.

@@ -117,7 +117,10 @@ impl TestApp {
         image: Part,
     ) -> Response {
         let form = Form::new()
-            .text("data", json!({ "name": name, "roll_no": roll_no }).to_string())
+            .text(
+                "data",
+                json!({ "name": name, "roll_no": roll_no }).to_string(),
+            )
             .part("image", image);
         self.client
             .post(self.url("/addStudent"))
@@ -129,7 +132,13 @@ impl TestApp {
     }
 
     /// `POST /addStudent` with a photo file of the faces folder (claimed as JPEG).
-    pub async fn add_student(&self, token: &str, name: &str, roll_no: &str, file: &Path) -> Response {
+    pub async fn add_student(
+        &self,
+        token: &str,
+        name: &str,
+        roll_no: &str,
+        file: &Path,
+    ) -> Response {
         let bytes = std::fs::read(file).unwrap();
         self.add_student_part(token, name, roll_no, part(bytes, "photo.jpg", "image/jpeg"))
             .await
@@ -153,10 +162,18 @@ impl TestApp {
             if status == StatusCode::OK {
                 return path;
             }
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{}: {body}", path.display());
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{}: {body}",
+                path.display()
+            );
             refused.push(format!("{}: {body}", path.display()));
         }
-        panic!("no photo of {person} passes the quality gate:\n{}", refused.join("\n"));
+        panic!(
+            "no photo of {person} passes the quality gate:\n{}",
+            refused.join("\n")
+        );
     }
 
     /// `POST /mark_attendance` with `bytes` (claimed as JPEG).
@@ -178,7 +195,11 @@ impl TestApp {
 
     /// `GET` with a token, expecting 200 and JSON.
     pub async fn get_json(&self, path: &str, token: &str) -> Value {
-        expect(self.call(reqwest::Method::GET, path, token).await, StatusCode::OK).await
+        expect(
+            self.call(reqwest::Method::GET, path, token).await,
+            StatusCode::OK,
+        )
+        .await
     }
 }
 

@@ -17,6 +17,7 @@ use crate::config::{ConfigError, Settings};
 use crate::kv::{self, KeyValue, KvError};
 use crate::mail::{self, MailError, Mailer};
 use crate::store::{self, Store, StoreError, StoreOptions};
+use crate::vision::Vision;
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,9 @@ pub enum AppError {
     /// The mailer could not be configured.
     #[error("mail: {0}")]
     Mail(#[from] MailError),
+    /// The face models could not be loaded (missing file, bad checksum, no ONNX Runtime).
+    #[error("face engine: {0}")]
+    Vision(#[from] rollcall_face::FaceError),
     /// Binding or serving failed.
     #[error("cannot listen on {addr}: {source}")]
     Io {
@@ -60,6 +64,8 @@ pub struct AppState {
     pub login_throttle: LoginThrottle,
     /// The settings the application was built with.
     pub settings: Arc<Settings>,
+    /// The face engine behind its worker pool.
+    pub vision: Arc<Vision>,
 }
 
 impl AppState {
@@ -70,6 +76,7 @@ impl AppState {
         store: Arc<dyn Store>,
         kv: Arc<dyn KeyValue>,
         mailer: Arc<dyn Mailer>,
+        vision: Arc<Vision>,
     ) -> Result<Self, ConfigError> {
         let secret = settings.resolve_jwt_secret()?;
         let store: Arc<dyn Store> = Arc::new(BoundedStore::new(store, settings.backend_timeout));
@@ -86,6 +93,7 @@ impl AppState {
             kv,
             mailer,
             settings: Arc::new(settings),
+            vision,
         })
     }
 }
@@ -108,6 +116,15 @@ pub async fn connect_store(settings: &Settings) -> Result<Arc<dyn Store>, AppErr
     Ok(store)
 }
 
+/// Loads the face models named by the settings, off the async runtime.
+pub async fn load_vision(settings: &Settings) -> Result<Arc<Vision>, AppError> {
+    let settings = settings.clone();
+    let vision = tokio::task::spawn_blocking(move || Vision::load(&settings))
+        .await
+        .map_err(|e| rollcall_face::FaceError::Runtime(format!("model loading failed: {e}")))??;
+    Ok(Arc::new(vision))
+}
+
 /// A built application: backends connected, listener bound.
 pub struct Application {
     listener: TcpListener,
@@ -126,7 +143,8 @@ impl Application {
             &settings.mail_from,
             settings.mail_timeout,
         )?;
-        let state = AppState::new(settings, store, kv, mailer)?;
+        let vision = load_vision(&settings).await?;
+        let state = AppState::new(settings, store, kv, mailer, vision)?;
         Self::bind(state).await
     }
 

@@ -158,13 +158,6 @@ impl Store for BoundedStore {
         self.bounded(self.inner.delete_student(teacher, roll_no))
             .await
     }
-    async fn roster(
-        &self,
-        teacher: TeacherId,
-        model_id: &str,
-    ) -> Result<Vec<RosterEntry>, StoreError> {
-        self.bounded(self.inner.roster(teacher, model_id)).await
-    }
     async fn add_embedding(
         &self,
         teacher: TeacherId,
@@ -177,6 +170,13 @@ impl Store for BoundedStore {
                 .add_embedding(teacher, roll_no, model_id, embedding),
         )
         .await
+    }
+    async fn roster(
+        &self,
+        teacher: TeacherId,
+        model_id: &str,
+    ) -> Result<Vec<RosterEntry>, StoreError> {
+        self.bounded(self.inner.roster(teacher, model_id)).await
     }
     async fn mark_present(
         &self,

@@ -13,6 +13,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono::NaiveDate;
+use chrono_tz::Tz;
 use rand::RngCore;
 use serde::Deserialize;
 
@@ -202,6 +204,43 @@ pub struct SettingsLayer {
     /// Largest accepted JSON request body in bytes [default: 65536].
     #[arg(long, env = "ROLLCALL_JSON_BODY_LIMIT_BYTES", global = true)]
     pub json_body_limit_bytes: Option<usize>,
+
+    // --- face recognition and attendance ---
+    /// Largest accepted photo upload in bytes [default: 15728640 (15 MiB)].
+    #[arg(long, env = "ROLLCALL_MAX_UPLOAD_BYTES", global = true)]
+    pub max_upload_bytes: Option<usize>,
+    /// IANA time zone that decides which day "today" is for attendance, e.g.
+    /// `Europe/Paris` [default: UTC].
+    #[arg(long, env = "ROLLCALL_TIMEZONE", global = true)]
+    pub timezone: Option<String>,
+    /// Directory holding the face model files [default: ./models].
+    #[arg(long, env = "ROLLCALL_MODEL_DIR", global = true)]
+    pub model_dir: Option<PathBuf>,
+    /// Face detector model id from the model manifest [default: scrfd_2.5g].
+    #[arg(long, env = "ROLLCALL_DETECTOR", global = true)]
+    pub detector: Option<String>,
+    /// Face recognizer model id from the model manifest [default: faceplugin_fr_feature_512].
+    #[arg(long, env = "ROLLCALL_RECOGNIZER", global = true)]
+    pub recognizer: Option<String>,
+    /// Photos analysed at the same time [default: 1].
+    #[arg(long, env = "ROLLCALL_INFERENCE_WORKERS", global = true)]
+    pub inference_workers: Option<usize>,
+    /// ONNX Runtime threads per model [default: number of cores / workers].
+    #[arg(long, env = "ROLLCALL_INFERENCE_THREADS", global = true)]
+    pub inference_threads: Option<usize>,
+    /// Photos that may wait for a worker; beyond it requests get 503 [default: 8].
+    #[arg(long, env = "ROLLCALL_INFERENCE_QUEUE", global = true)]
+    pub inference_queue: Option<usize>,
+    /// Seconds a photo may wait for a worker before the request gets 503 [default: 30].
+    #[arg(long, env = "ROLLCALL_INFERENCE_QUEUE_TIMEOUT_SECONDS", global = true)]
+    pub inference_queue_timeout_seconds: Option<u64>,
+    /// Minimum cosine similarity for a face to match a student [default: the recognizer's
+    /// threshold from the model manifest].
+    #[arg(long, env = "ROLLCALL_MATCH_THRESHOLD", global = true)]
+    pub match_threshold: Option<f32>,
+    /// Minimum similarity gap between the matched student and the next best [default: 0.05].
+    #[arg(long, env = "ROLLCALL_MATCH_MARGIN", global = true)]
+    pub match_margin: Option<f32>,
 }
 
 impl SettingsLayer {
@@ -250,6 +289,19 @@ impl SettingsLayer {
                 .or(lower.login_max_failures_per_ip),
             login_window_seconds: self.login_window_seconds.or(lower.login_window_seconds),
             json_body_limit_bytes: self.json_body_limit_bytes.or(lower.json_body_limit_bytes),
+            max_upload_bytes: self.max_upload_bytes.or(lower.max_upload_bytes),
+            timezone: self.timezone.or(lower.timezone),
+            model_dir: self.model_dir.or(lower.model_dir),
+            detector: self.detector.or(lower.detector),
+            recognizer: self.recognizer.or(lower.recognizer),
+            inference_workers: self.inference_workers.or(lower.inference_workers),
+            inference_threads: self.inference_threads.or(lower.inference_threads),
+            inference_queue: self.inference_queue.or(lower.inference_queue),
+            inference_queue_timeout_seconds: self
+                .inference_queue_timeout_seconds
+                .or(lower.inference_queue_timeout_seconds),
+            match_threshold: self.match_threshold.or(lower.match_threshold),
+            match_margin: self.match_margin.or(lower.match_margin),
         }
     }
 }
@@ -274,6 +326,45 @@ pub struct LoginThrottleSettings {
     pub max_failures_per_ip: u32,
     /// Length of the counting window.
     pub window: Duration,
+}
+
+/// Face engine and inference pool settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisionSettings {
+    /// Directory holding the model files.
+    pub model_dir: PathBuf,
+    /// Detector model id.
+    pub detector: String,
+    /// Recognizer model id.
+    pub recognizer: String,
+    /// Photos analysed at the same time (each on its own blocking thread).
+    pub workers: usize,
+    /// ONNX Runtime intra-op threads per model; None = cores / workers.
+    pub threads: Option<usize>,
+    /// Photos that may wait for a worker.
+    pub queue: usize,
+    /// How long a photo may wait for a worker.
+    pub queue_timeout: Duration,
+    /// Match threshold; None = the recognizer's manifest threshold.
+    pub match_threshold: Option<f32>,
+    /// Match margin.
+    pub match_margin: f32,
+}
+
+impl Default for VisionSettings {
+    fn default() -> Self {
+        Self {
+            model_dir: PathBuf::from("models"),
+            detector: "scrfd_2.5g".to_owned(),
+            recognizer: "faceplugin_fr_feature_512".to_owned(),
+            workers: 1,
+            threads: None,
+            queue: 8,
+            queue_timeout: Duration::from_secs(30),
+            match_threshold: None,
+            match_margin: 0.05,
+        }
+    }
 }
 
 /// The validated settings of the service.
@@ -315,6 +406,14 @@ pub struct Settings {
     pub login_throttle: LoginThrottleSettings,
     /// Largest accepted JSON body.
     pub json_body_limit: usize,
+    /// Largest accepted photo upload, in bytes.
+    pub max_upload_bytes: usize,
+    /// Time zone deciding which day "today" is for attendance.
+    pub timezone: Tz,
+    /// Fixed "today" for attendance (tests); None = the current date in `timezone`.
+    pub attendance_date: Option<NaiveDate>,
+    /// Face engine and inference pool.
+    pub vision: VisionSettings,
 }
 
 impl fmt::Debug for Settings {
@@ -338,6 +437,10 @@ impl fmt::Debug for Settings {
             .field("otp", &self.otp)
             .field("login_throttle", &self.login_throttle)
             .field("json_body_limit", &self.json_body_limit)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("timezone", &self.timezone)
+            .field("attendance_date", &self.attendance_date)
+            .field("vision", &self.vision)
             .finish()
     }
 }
@@ -383,6 +486,10 @@ impl Settings {
                 window: Duration::from_secs(15 * 60),
             },
             json_body_limit: 64 * 1024,
+            max_upload_bytes: 15 * 1024 * 1024,
+            timezone: Tz::UTC,
+            attendance_date: None,
+            vision: VisionSettings::default(),
         }
     }
 
@@ -399,6 +506,7 @@ impl Settings {
 
     /// Validates a merged layer; unset fields take their defaults.
     pub fn from_layer(layer: SettingsLayer) -> Result<Self, ConfigError> {
+        let (max_upload_bytes, timezone, vision) = vision_settings(&layer)?;
         let data_dir = layer.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
         if data_dir.as_os_str().is_empty() {
             return Err(invalid("ROLLCALL_DATA_DIR", "must not be empty"));
@@ -493,6 +601,9 @@ impl Settings {
         if let Some(n) = layer.json_body_limit_bytes {
             s.json_body_limit = positive("ROLLCALL_JSON_BODY_LIMIT_BYTES", n)?;
         }
+        s.max_upload_bytes = max_upload_bytes;
+        s.timezone = timezone;
+        s.vision = vision;
         Ok(s)
     }
 
@@ -545,6 +656,66 @@ impl Settings {
     pub fn default_database_path(&self) -> PathBuf {
         self.data_dir.join("rollcall.db")
     }
+}
+
+/// The face-recognition and attendance part of [`Settings::from_layer`]: the upload
+/// limit, the time zone and the vision settings.
+fn vision_settings(layer: &SettingsLayer) -> Result<(usize, Tz, VisionSettings), ConfigError> {
+    let mut max_upload_bytes = 15 * 1024 * 1024;
+    if let Some(n) = layer.max_upload_bytes {
+        max_upload_bytes = positive("ROLLCALL_MAX_UPLOAD_BYTES", n)?;
+    }
+    let mut timezone = Tz::UTC;
+    if let Some(tz) = non_empty(layer.timezone.clone()) {
+        timezone = tz.parse().map_err(|_| {
+            invalid(
+                "ROLLCALL_TIMEZONE",
+                format!("{tz:?} is not an IANA time zone name like Europe/Paris"),
+            )
+        })?;
+    }
+    let mut vision = VisionSettings::default();
+    let v = &mut vision;
+    if let Some(dir) = &layer.model_dir {
+        if dir.as_os_str().is_empty() {
+            return Err(invalid("ROLLCALL_MODEL_DIR", "must not be empty"));
+        }
+        v.model_dir = dir.clone();
+    }
+    if let Some(id) = non_empty(layer.detector.clone()) {
+        v.detector = id;
+    }
+    if let Some(id) = non_empty(layer.recognizer.clone()) {
+        v.recognizer = id;
+    }
+    if let Some(n) = layer.inference_workers {
+        v.workers = positive("ROLLCALL_INFERENCE_WORKERS", n)?;
+    }
+    if let Some(n) = layer.inference_threads {
+        v.threads = Some(positive("ROLLCALL_INFERENCE_THREADS", n)?);
+    }
+    if let Some(n) = layer.inference_queue {
+        v.queue = n;
+    }
+    if let Some(secs) = layer.inference_queue_timeout_seconds {
+        v.queue_timeout = seconds("ROLLCALL_INFERENCE_QUEUE_TIMEOUT_SECONDS", secs)?;
+    }
+    if let Some(t) = layer.match_threshold {
+        if !(t > -1.0 && t < 1.0) {
+            return Err(invalid(
+                "ROLLCALL_MATCH_THRESHOLD",
+                "must be between -1 and 1",
+            ));
+        }
+        v.match_threshold = Some(t);
+    }
+    if let Some(m) = layer.match_margin {
+        if !(0.0..1.0).contains(&m) {
+            return Err(invalid("ROLLCALL_MATCH_MARGIN", "must be between 0 and 1"));
+        }
+        v.match_margin = m;
+    }
+    Ok((max_upload_bytes, timezone, vision))
 }
 
 fn default_database_url(data_dir: &Path) -> String {
@@ -671,6 +842,38 @@ mod tests {
                 .permissions()
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn vision_settings_are_validated() {
+        let s = Settings::from_layer(SettingsLayer::default()).unwrap();
+        assert_eq!(s.max_upload_bytes, 15 * 1024 * 1024);
+        assert_eq!(s.timezone, Tz::UTC);
+        assert_eq!(s.vision.workers, 1);
+        let layer = SettingsLayer {
+            timezone: Some("Asia/Kolkata".into()),
+            inference_workers: Some(2),
+            ..Default::default()
+        };
+        let s = Settings::from_layer(layer).unwrap();
+        assert_eq!(s.timezone, chrono_tz::Asia::Kolkata);
+        assert_eq!(s.vision.workers, 2);
+        for bad in [
+            SettingsLayer {
+                timezone: Some("Mars/Olympus".into()),
+                ..Default::default()
+            },
+            SettingsLayer {
+                inference_workers: Some(0),
+                ..Default::default()
+            },
+            SettingsLayer {
+                match_threshold: Some(1.5),
+                ..Default::default()
+            },
+        ] {
+            assert!(Settings::from_layer(bad).is_err());
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod bench_http;
 pub mod bounded;
 pub mod cli;
 pub mod config;
@@ -16,3 +17,4 @@ pub mod kv;
 pub mod mail;
 pub mod store;
 pub mod telemetry;
+pub mod vision;

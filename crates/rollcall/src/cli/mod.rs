@@ -1,3 +1,4 @@
 //! Subcommands of the `rollcall` binary beyond `serve` and `migrate`.
 
+pub mod bench;
 pub mod models;

@@ -22,10 +22,14 @@ use crate::app::AppState;
 use crate::config::Settings;
 
 pub mod accounts;
+pub mod attendance;
 pub mod bearer;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod reports;
+pub mod students;
+pub mod upload;
 
 pub use bearer::AuthTeacher;
 pub use error::{ApiError, ErrorBody};
@@ -46,7 +50,9 @@ pub const OAUTH2: &str = "oauth2";
     modifiers(&SecuritySchemes),
     tags(
         (name = "accounts", description = "Sign-up, sign-in, password reset, account deletion"),
-        (name = "health", description = "Liveness and readiness")
+        (name = "health", description = "Liveness and readiness"),
+        (name = "students", description = "Enrolment from a photo, listing, deletion"),
+        (name = "attendance", description = "Marking from a class photo, corrections, reports")
     )
 )]
 pub struct ApiDoc;
@@ -80,6 +86,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(accounts::router())
+        .merge(students::router())
+        .merge(attendance::router())
+        .merge(reports::router())
 }
 
 /// The OpenAPI document of the whole API.

@@ -50,6 +50,7 @@ pub async fn settings(
     s.mail_timeout = Duration::from_secs(5);
     s.kv_prefix = testkit::redis::unique_prefix();
     s.log_filter = "warn".into();
+    s.vision.model_dir = testkit::paths::model_dir();
     let db = match backend {
         Backend::SqliteInProcess => None,
         Backend::PostgresRedis => {
@@ -79,7 +80,8 @@ pub async fn spawn_with_mailer(mailer: Arc<dyn Mailer>) -> TestApp {
     let kv = rollcall::kv::connect(None, settings.backend_timeout)
         .await
         .unwrap();
-    let state = AppState::new(settings.clone(), store, kv, mailer).unwrap();
+    let vision = rollcall::app::load_vision(&settings).await.unwrap();
+    let state = AppState::new(settings.clone(), store, kv, mailer, vision).unwrap();
     let app = Application::bind(state).await.unwrap();
     serve(app, smtp, settings, dir, db)
 }

@@ -1,0 +1,266 @@
+//! Students: enrolment from a photo (`POST /addStudent`), listing, deletion. Every
+//! operation is scoped to the signed-in teacher. Paths and messages follow the original
+//! service's contract.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::bearer::AuthTeacher;
+use super::error::{ApiError, ErrorBody};
+use super::extract::Json;
+use super::upload::{PhotoError, PhotoUpload, RejectionBody};
+use crate::app::AppState;
+use crate::store::{NewStudent, StoreError};
+
+/// Longest accepted student name, in characters.
+pub const MAX_NAME_LEN: usize = 100;
+/// Longest accepted roll number, in characters.
+pub const MAX_ROLL_NO_LEN: usize = 32;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(add_student))
+        // The upload extractor enforces ROLLCALL_MAX_UPLOAD_BYTES itself.
+        .layer(DefaultBodyLimit::disable())
+        .routes(routes!(get_all_students))
+        .routes(routes!(delete_student))
+}
+
+/// A student, as clients see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StudentOut {
+    /// Full name.
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+    /// Roll number, unique per teacher.
+    #[schema(example = "12")]
+    pub roll_no: String,
+}
+
+/// The `data` part of `POST /addStudent`: a JSON string.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StudentData {
+    /// Full name (1 to 100 characters, trimmed).
+    pub name: String,
+    /// Roll number (1 to 32 characters, trimmed), unique per teacher.
+    pub roll_no: String,
+}
+
+/// The multipart body of `POST /addStudent`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documentation only: the handler reads the parts itself
+pub struct AddStudentForm {
+    /// JSON string `{"name": "...", "roll_no": "..."}`.
+    #[schema(example = r#"{"name": "Ada Lovelace", "roll_no": "12"}"#)]
+    data: String,
+    /// The photo: one face looking at the camera (JPEG, PNG, WebP, BMP, GIF or TIFF).
+    #[schema(value_type = String, format = Binary)]
+    image: Vec<u8>,
+}
+
+/// Answer of a successful enrolment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AddStudentResponse {
+    /// `The Student is registered successfully`.
+    #[schema(example = "The Student is registered successfully")]
+    pub msg: &'static str,
+    /// The stored student.
+    pub student: StudentOut,
+}
+
+/// The teacher's students.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudentList {
+    /// Sorted by roll number (numeric-aware).
+    pub msg: Vec<StudentOut>,
+}
+
+/// A success message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudentMsg {
+    /// What was done.
+    pub msg: &'static str,
+}
+
+/// Trims and checks a text field: non-empty, at most `max` characters, no control
+/// characters.
+pub fn clean_field(what: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::Unprocessable(format!("{what} must not be empty")));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::Unprocessable(format!(
+            "{what} must be at most {max} characters long"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::Unprocessable(format!(
+            "{what} must not contain control characters"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+/// Maps a path rejection to a 422 that says what is wrong.
+pub fn path_rejection(rejection: PathRejection) -> ApiError {
+    ApiError::Unprocessable(rejection.body_text())
+}
+
+fn roll_no_taken(roll_no: &str) -> ApiError {
+    ApiError::Conflict(format!(
+        "A student with roll number {roll_no} already exists"
+    ))
+}
+
+/// Enrols a student from a photo.
+#[utoipa::path(post, path = "/addStudent", tag = "students",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body(content = AddStudentForm, content_type = "multipart/form-data",
+        description = "`data`: JSON string with `name` and `roll_no`; `image`: the photo \
+                       (format detected from its content, not its name or content type)"),
+    responses(
+        (status = 200, description = "Enrolled", body = AddStudentResponse,
+            example = json!({"msg": "The Student is registered successfully",
+                             "student": {"name": "Ada Lovelace", "roll_no": "12"}})),
+        (status = 400, description = "The file is not a readable image, or the body is \
+                                      malformed", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 409, description = "The roll number exists, or this face is already \
+                                      enrolled under another roll number", body = ErrorBody),
+        (status = 413, description = "The upload is larger than ROLLCALL_MAX_UPLOAD_BYTES",
+            body = ErrorBody),
+        (status = 415, description = "Not a multipart/form-data request", body = ErrorBody),
+        (status = 422, description = "Invalid `data`, a missing part, or a photo refused by \
+                                      the quality gate (then with `reasons`)",
+            body = RejectionBody,
+            example = json!({"detail": "The photo cannot be used for enrolment: the head is \
+                                        turned to the side. Take a sharp, well-lit photo of \
+                                        one face looking at the camera",
+                             "reasons": [{"code": "HEAD_TURNED", "value": 48.2, "limit": 35.0}]})),
+        (status = 503, description = "Face engine busy or a backend unavailable",
+            body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
+async fn add_student(
+    State(state): State<AppState>,
+    auth: AuthTeacher,
+    mut upload: PhotoUpload,
+) -> Result<Json<AddStudentResponse>, PhotoError> {
+    let data = upload.required("data")?;
+    let data: StudentData = serde_json::from_slice(&data).map_err(|e| {
+        ApiError::Unprocessable(format!(
+            "The `data` field must be a JSON object with `name` and `roll_no`: {e}"
+        ))
+    })?;
+    let name = clean_field("name", &data.name, MAX_NAME_LEN)?;
+    let roll_no = clean_field("roll_no", &data.roll_no, MAX_ROLL_NO_LEN)?;
+    let image = upload.required("image")?;
+    let teacher = auth.teacher_id;
+    if state
+        .store
+        .student_by_roll_no(teacher, &roll_no)
+        .await?
+        .is_some()
+    {
+        return Err(roll_no_taken(&roll_no).into());
+    }
+
+    let enrolment = state.vision.enrol(upload.ticket, image.to_vec()).await?;
+    drop(image);
+
+    let model_id = state.vision.recognizer_id();
+    let roster = state.store.roster(teacher, model_id).await?;
+    if let Some((twin, similarity)) = state.vision.closest(&enrolment.embedding, &roster) {
+        tracing::info!(similarity, "refused a face already enrolled");
+        return Err(ApiError::Conflict(format!(
+            "This face is already enrolled as roll number {} ({})",
+            twin.roll_no, twin.name
+        ))
+        .into());
+    }
+    let student = state
+        .store
+        .create_student(
+            teacher,
+            NewStudent {
+                name: &name,
+                roll_no: &roll_no,
+                model_id,
+                embedding: &enrolment.embedding,
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => roll_no_taken(&roll_no),
+            other => other.into(),
+        })?;
+    Ok(Json(AddStudentResponse {
+        msg: "The Student is registered successfully",
+        student: StudentOut {
+            name: student.name,
+            roll_no: student.roll_no,
+        },
+    }))
+}
+
+/// Lists the teacher's students.
+#[utoipa::path(get, path = "/get_all_students", tag = "students",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The students, by roll number", body = StudentList,
+            example = json!({"msg": [{"name": "Ada Lovelace", "roll_no": "12"}]})),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
+async fn get_all_students(
+    State(state): State<AppState>,
+    auth: AuthTeacher,
+) -> Result<Json<StudentList>, ApiError> {
+    let students = state.store.list_students(auth.teacher_id).await?;
+    Ok(Json(StudentList {
+        msg: students
+            .into_iter()
+            .map(|s| StudentOut {
+                name: s.name,
+                roll_no: s.roll_no,
+            })
+            .collect(),
+    }))
+}
+
+/// Deletes a student with their face data and attendance.
+#[utoipa::path(delete, path = "/delete_student/{roll_no}", tag = "students",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("roll_no" = String, Path, description = "The student's roll number")),
+    responses(
+        (status = 200, description = "Deleted", body = StudentMsg,
+            example = json!({"msg": "Student deleted successfully"})),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 404, description = "No such student", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+    ))]
+async fn delete_student(
+    State(state): State<AppState>,
+    auth: AuthTeacher,
+    roll_no: Result<Path<String>, PathRejection>,
+) -> Result<Json<StudentMsg>, ApiError> {
+    let Path(roll_no) = roll_no.map_err(path_rejection)?;
+    if state
+        .store
+        .delete_student(auth.teacher_id, roll_no.trim())
+        .await?
+    {
+        Ok(Json(StudentMsg {
+            msg: "Student deleted successfully",
+        }))
+    } else {
+        Err(ApiError::NotFound("Student not found".to_owned()))
+    }
+}

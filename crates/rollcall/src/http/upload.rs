@@ -1,0 +1,218 @@
+//! Photo uploads: the [`PhotoUpload`] extractor of the face endpoints and [`PhotoError`],
+//! the errors those endpoints answer.
+//!
+//! [`PhotoUpload`] first takes an inference [`Ticket`] (503 with `Retry-After` when the
+//! face engine is saturated, before a byte of the body is read), then reads the multipart
+//! body under `ROLLCALL_MAX_UPLOAD_BYTES` (413 beyond it). Routes using it disable axum's
+//! default body limit (`DefaultBodyLimit::disable()`), since this extractor enforces its
+//! own. Photo contents are never checked by file name or content type: the engine decodes
+//! them.
+//!
+//! [`PhotoError`] is [`ApiError`] plus the two answers it cannot express: a quality-gate
+//! rejection (422 with `reasons`) and a saturated engine (503 with `Retry-After`).
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::multipart::{MultipartError, MultipartRejection};
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::Limited;
+use rollcall_face::{FaceError, QualityIssue, ReasonCode};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use crate::app::AppState;
+use crate::store::StoreError;
+use crate::vision::{Ticket, VisionError};
+
+/// Room for the multipart framing and the small text fields beside the photo.
+const MULTIPART_OVERHEAD: usize = 64 * 1024;
+
+/// A multipart upload admitted to the face engine.
+#[derive(Debug)]
+pub struct PhotoUpload {
+    /// The inference ticket taken before reading the body.
+    pub ticket: Ticket,
+    parts: Vec<(String, Bytes)>,
+}
+
+impl PhotoUpload {
+    /// Removes and returns the first part named `name`.
+    pub fn take(&mut self, name: &str) -> Option<Bytes> {
+        let index = self.parts.iter().position(|(n, _)| n == name)?;
+        Some(self.parts.swap_remove(index).1)
+    }
+
+    /// The part `name`, required (422 when missing).
+    pub fn required(&mut self, name: &str) -> Result<Bytes, ApiError> {
+        self.take(name).ok_or_else(|| {
+            ApiError::Unprocessable(format!("The multipart field `{name}` is missing"))
+        })
+    }
+}
+
+impl FromRequest<AppState> for PhotoUpload {
+    type Rejection = PhotoError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, PhotoError> {
+        let ticket = state.vision.admit()?;
+        let limit = state
+            .settings
+            .max_upload_bytes
+            .saturating_add(MULTIPART_OVERHEAD);
+        let req = req.map(|body| Body::new(Limited::new(body, limit)));
+        let mut multipart = Multipart::from_request(req, state)
+            .await
+            .map_err(multipart_rejection)?;
+        let mut parts = Vec::new();
+        while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+            let name = field.name().unwrap_or_default().to_owned();
+            let bytes = field.bytes().await.map_err(multipart_error)?;
+            parts.push((name, bytes));
+        }
+        Ok(Self { ticket, parts })
+    }
+}
+
+fn multipart_rejection(rejection: MultipartRejection) -> ApiError {
+    tracing::debug!(%rejection, "not a multipart request");
+    ApiError::UnsupportedMediaType(
+        "Expected a `multipart/form-data` request with a boundary".to_owned(),
+    )
+}
+
+fn multipart_error(error: MultipartError) -> ApiError {
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::BadRequest(format!("Malformed multipart body: {}", error.body_text()))
+    }
+}
+
+/// One failed enrolment check, as answered to clients.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RejectionReason {
+    /// Machine-readable code, e.g. `HEAD_TURNED`, `NO_FACE`, `MULTIPLE_FACES`.
+    #[schema(example = "HEAD_TURNED")]
+    pub code: &'static str,
+    /// The measured value.
+    #[schema(example = 38.5)]
+    pub value: f32,
+    /// The limit it crossed.
+    #[schema(example = 35.0)]
+    pub limit: f32,
+}
+
+/// The body of a 422 quality-gate rejection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RejectionBody {
+    /// A sentence for people.
+    pub detail: String,
+    /// Every failed check.
+    pub reasons: Vec<RejectionReason>,
+}
+
+/// An error of a face endpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum PhotoError {
+    /// Any ordinary API error.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// 422: the photo fails the enrolment quality gate.
+    #[error("{}", rejection_sentence(.0))]
+    Rejected(Vec<QualityIssue>),
+    /// 503 with `Retry-After`: the face engine is saturated.
+    #[error("The face engine is busy; try again in a few seconds")]
+    Busy {
+        /// Suggested wait.
+        retry_after: Duration,
+    },
+}
+
+impl From<StoreError> for PhotoError {
+    fn from(e: StoreError) -> Self {
+        Self::Api(e.into())
+    }
+}
+
+impl From<VisionError> for PhotoError {
+    fn from(e: VisionError) -> Self {
+        match e {
+            VisionError::Busy { retry_after } => Self::Busy { retry_after },
+            VisionError::Face(FaceError::Rejected(issues)) => Self::Rejected(issues),
+            VisionError::Face(FaceError::InvalidImage { reason }) => Self::Api(
+                ApiError::BadRequest(format!("The file is not a readable image: {reason}")),
+            ),
+            VisionError::Face(FaceError::TooLarge { .. }) => Self::Api(ApiError::PayloadTooLarge),
+            VisionError::Face(other) => Self::Api(ApiError::Internal(other.to_string())),
+            VisionError::Worker(cause) => Self::Api(ApiError::Internal(cause)),
+        }
+    }
+}
+
+impl IntoResponse for PhotoError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Api(e) => e.into_response(),
+            Self::Rejected(issues) => {
+                let body = RejectionBody {
+                    detail: rejection_sentence(&issues),
+                    reasons: issues
+                        .iter()
+                        .map(|i| RejectionReason {
+                            code: i.code.as_str(),
+                            value: i.value,
+                            limit: i.limit,
+                        })
+                        .collect(),
+                };
+                (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response()
+            }
+            Self::Busy { retry_after } => {
+                let body = ErrorBody {
+                    detail: self.to_string(),
+                };
+                let mut response =
+                    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+                let secs = retry_after.as_secs().max(1);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                response
+            }
+        }
+    }
+}
+
+/// "The photo cannot be used for enrolment: the head is turned to the side; ..."
+fn rejection_sentence(issues: &[QualityIssue]) -> String {
+    let reasons: Vec<&str> = issues.iter().map(|i| reason_phrase(i.code)).collect();
+    if reasons.is_empty() {
+        "The photo cannot be used for enrolment".to_owned()
+    } else {
+        format!(
+            "The photo cannot be used for enrolment: {}. Take a sharp, well-lit photo of \
+             one face looking at the camera",
+            reasons.join("; ")
+        )
+    }
+}
+
+fn reason_phrase(code: ReasonCode) -> &'static str {
+    match code {
+        ReasonCode::NoFace => "no face was found",
+        ReasonCode::MultipleFaces => "more than one face is visible",
+        ReasonCode::FaceTooSmall => "the face is too small",
+        ReasonCode::FaceCutOff => "the face is cut off by the image border",
+        ReasonCode::HeadTurned => "the head is turned to the side",
+        ReasonCode::HeadTilted => "the head is tilted",
+        ReasonCode::HeadUpDown => "the head is looking up or down",
+        ReasonCode::TooBlurry => "the photo is blurry",
+        ReasonCode::TooDark => "the face is too dark",
+        ReasonCode::TooBright => "the face is overexposed",
+        ReasonCode::LowDetectionScore => "the face is not clearly visible",
+    }
+}

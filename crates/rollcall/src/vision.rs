@@ -1,0 +1,312 @@
+//! The bridge to the face engine (`rollcall_face`): the models are loaded once at
+//! start-up, and every photo is analysed on a bounded pool of blocking threads, off the
+//! async runtime.
+//!
+//! Admission has two stages. [`Vision::admit`] hands out a [`Ticket`] when fewer than
+//! `workers + queue` photos are in the service (otherwise [`VisionError::Busy`] at once);
+//! handlers take the ticket *before* reading the upload, so waiting requests never pile up
+//! photos in memory. A ticket then waits at most `queue_timeout` for one of the `workers`
+//! slots ([`VisionError::Busy`] after that). The ticket and the slot move into the blocking
+//! job, so a cancelled request keeps its slot until the engine is done with the photo.
+//!
+//! Photos are only ever held in memory for the duration of the request; only embeddings
+//! leave this module.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rollcall_face::{
+    BBox, Engine, EngineConfig, Enrolment, FaceError, FaceMatch, Limits, MatchConfig, RosterItem,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::Settings;
+use crate::store::{RosterEntry, StudentId};
+
+/// What a client is told to wait before retrying when the pool is saturated.
+pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Why a photo could not be processed.
+#[derive(Debug, thiserror::Error)]
+pub enum VisionError {
+    /// Too many photos in the service, or no worker freed up in time.
+    #[error("the face engine is busy; try again in a few seconds")]
+    Busy {
+        /// Suggested wait before retrying.
+        retry_after: Duration,
+    },
+    /// The engine refused the photo (client error) or failed (internal error).
+    #[error(transparent)]
+    Face(#[from] FaceError),
+    /// The blocking worker panicked or was cancelled (internal error).
+    #[error("inference worker failed: {0}")]
+    Worker(String),
+}
+
+/// Permission to have one photo in the service; see the module documentation.
+#[derive(Debug)]
+pub struct Ticket {
+    _permit: OwnedSemaphorePermit,
+}
+
+/// One face of a class photo with its verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecognisedFace {
+    /// Face box in original-image pixels.
+    pub bbox: BBox,
+    /// Detector confidence.
+    pub score: f32,
+    /// Who it is, if anyone on the roster.
+    pub verdict: Verdict,
+}
+
+/// The verdict for one face.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// Assigned to this student (one face per student, one student per face).
+    Student {
+        /// The student.
+        student_id: StudentId,
+        /// Cosine similarity to the student's closest enrolled embedding.
+        similarity: f32,
+    },
+    /// Nobody on the roster (below the threshold or too close to call).
+    Unknown {
+        /// Best similarity to any student.
+        best_similarity: f32,
+    },
+}
+
+/// The faces of a class photo, by descending detection score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recognition {
+    /// Image width after EXIF orientation.
+    pub width: u32,
+    /// Image height after EXIF orientation.
+    pub height: u32,
+    /// Every detected face with its verdict.
+    pub faces: Vec<RecognisedFace>,
+}
+
+/// The face engine behind a bounded worker pool. Cheap to share (`Arc`).
+pub struct Vision {
+    engine: Arc<Engine>,
+    admission: Arc<Semaphore>,
+    workers: Arc<Semaphore>,
+    queue_timeout: Duration,
+    threshold: f32,
+}
+
+impl std::fmt::Debug for Vision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vision")
+            .field("detector", &self.engine.detector_id())
+            .field("recognizer", &self.engine.recognizer_id())
+            .field("threshold", &self.threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vision {
+    /// The engine configuration for `settings`.
+    pub fn engine_config(settings: &Settings) -> EngineConfig {
+        let v = &settings.vision;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        EngineConfig {
+            model_dir: v.model_dir.clone(),
+            detector: v.detector.clone(),
+            recognizer: v.recognizer.clone(),
+            threads: Some(v.threads.unwrap_or((cores / v.workers.max(1)).max(1))),
+            limits: Limits {
+                max_bytes: u64::try_from(settings.max_upload_bytes).unwrap_or(u64::MAX),
+                ..Limits::default()
+            },
+            matching: MatchConfig {
+                threshold: v.match_threshold,
+                margin: v.match_margin,
+            },
+            ..EngineConfig::default()
+        }
+    }
+
+    /// Loads and verifies the models named by `settings` (blocking: call it at start-up,
+    /// off the async runtime). A missing model file is an error that says how to get it.
+    pub fn load(settings: &Settings) -> Result<Self, FaceError> {
+        let engine = Engine::load(&Self::engine_config(settings))?;
+        Ok(Self::new(engine, settings))
+    }
+
+    /// Wraps an already loaded engine in the pool described by `settings`.
+    pub fn new(engine: Engine, settings: &Settings) -> Self {
+        let v = &settings.vision;
+        let workers = v.workers.max(1);
+        let threshold = engine.match_params().threshold;
+        Self {
+            engine: Arc::new(engine),
+            admission: Arc::new(Semaphore::new(workers.saturating_add(v.queue))),
+            workers: Arc::new(Semaphore::new(workers)),
+            queue_timeout: v.queue_timeout,
+            threshold,
+        }
+    }
+
+    /// The recognizer model id stored next to every embedding.
+    pub fn recognizer_id(&self) -> &str {
+        self.engine.recognizer_id()
+    }
+
+    /// The cosine similarity at or above which two faces are taken for the same person.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// Admits one photo, or fails at once with [`VisionError::Busy`] when the queue is full.
+    pub fn admit(&self) -> Result<Ticket, VisionError> {
+        self.admission
+            .clone()
+            .try_acquire_owned()
+            .map(|permit| Ticket { _permit: permit })
+            .map_err(|_| VisionError::Busy {
+                retry_after: BUSY_RETRY_AFTER,
+            })
+    }
+
+    /// Runs the enrolment quality gate on a photo and embeds its face.
+    pub async fn enrol(&self, ticket: Ticket, photo: Vec<u8>) -> Result<Enrolment, VisionError> {
+        self.run(ticket, move |engine| engine.enrol(&photo)).await
+    }
+
+    /// Detects and embeds every face of a class photo and assigns faces to the students
+    /// of `roster` (one-to-one, threshold and margin).
+    pub async fn recognise(
+        &self,
+        ticket: Ticket,
+        photo: Vec<u8>,
+        roster: Vec<RosterEntry>,
+    ) -> Result<Recognition, VisionError> {
+        self.run(ticket, move |engine| {
+            let analysis = engine.analyze(&photo)?;
+            drop(photo);
+            // Keys of the matcher are indices into `students` (a student may have several
+            // embeddings).
+            let mut students: Vec<StudentId> = roster.iter().map(|r| r.student_id).collect();
+            students.sort_unstable();
+            students.dedup();
+            let items: Vec<RosterItem<'_>> = roster
+                .iter()
+                .filter_map(|r| {
+                    let key = students.binary_search(&r.student_id).ok()?;
+                    Some(RosterItem {
+                        key,
+                        embedding: &r.embedding,
+                    })
+                })
+                .collect();
+            let embeddings: Vec<&[f32]> = analysis
+                .faces
+                .iter()
+                .map(|f| f.embedding.as_slice())
+                .collect();
+            let matches = engine.match_faces(&embeddings, &items);
+            let faces = analysis
+                .faces
+                .iter()
+                .zip(matches)
+                .map(|(face, m)| RecognisedFace {
+                    bbox: face.bbox,
+                    score: face.score,
+                    verdict: match m {
+                        FaceMatch::Matched {
+                            student,
+                            similarity,
+                        } => match students.get(student) {
+                            Some(&student_id) => Verdict::Student {
+                                student_id,
+                                similarity,
+                            },
+                            None => Verdict::Unknown {
+                                best_similarity: similarity,
+                            },
+                        },
+                        FaceMatch::Unknown { best_similarity } => {
+                            Verdict::Unknown { best_similarity }
+                        }
+                    },
+                })
+                .collect();
+            Ok(Recognition {
+                width: analysis.width,
+                height: analysis.height,
+                faces,
+            })
+        })
+        .await
+    }
+
+    /// The roster entry most similar to `embedding`, when at or above the threshold
+    /// (used to refuse enrolling the same face twice).
+    pub fn closest<'a>(
+        &self,
+        embedding: &[f32],
+        roster: &'a [RosterEntry],
+    ) -> Option<(&'a RosterEntry, f32)> {
+        roster
+            .iter()
+            .map(|entry| (entry, cosine(embedding, &entry.embedding)))
+            .filter(|&(_, sim)| sim >= self.threshold)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
+    /// Waits (bounded) for a worker slot and runs `job` on a blocking thread.
+    async fn run<T, F>(&self, ticket: Ticket, job: F) -> Result<T, VisionError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Engine) -> Result<T, FaceError> + Send + 'static,
+    {
+        let slot = tokio::time::timeout(self.queue_timeout, self.workers.clone().acquire_owned())
+            .await
+            .map_err(|_| VisionError::Busy {
+                retry_after: BUSY_RETRY_AFTER,
+            })?
+            .map_err(|e| VisionError::Worker(e.to_string()))?;
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = job(&engine);
+            drop(slot);
+            drop(ticket);
+            result
+        })
+        .await
+        .map_err(|e| VisionError::Worker(e.to_string()))?
+        .map_err(VisionError::from)
+    }
+}
+
+/// Cosine similarity of two embeddings (0 when either is zero or their lengths differ).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() || a.is_empty() {
+        return 0.0;
+    }
+    let (mut dot, mut na, mut nb) = (0.0f32, 0.0f32, 0.0f32);
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    let norm = (na * nb).sqrt();
+    if norm > 0.0 { dot / norm } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cosine;
+
+    #[test]
+    fn cosine_is_safe_on_odd_input() {
+        assert!((cosine(&[1.0, 0.0], &[1.0, 0.0]) - 1.0).abs() < 1e-6);
+        assert_eq!(cosine(&[1.0, 0.0], &[0.0, 1.0]), 0.0);
+        assert_eq!(cosine(&[1.0], &[1.0, 0.0]), 0.0);
+        assert_eq!(cosine(&[], &[]), 0.0);
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 0.0]), 0.0);
+    }
+}

@@ -1,0 +1,412 @@
+//! End-to-end student tests: enrolment (quality gate, formats, duplicates, limits),
+//! listing, deletion and the isolation between teachers; the real server with the real
+//! face models and photos, on SQLite and on PostgreSQL (+ Redis).
+
+#[path = "support/classroom.rs"]
+mod classroom;
+mod common;
+
+use classroom::{identity_photos, part, photo, roll_nos};
+use common::{Backend, expect, spawn};
+use reqwest::multipart::Form;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Reason codes a `hard/` photo must produce (at least one of them), where the label
+/// leaves no doubt. `None`: any rejection will do, and an acceptance is reported as a miss
+/// of the quality gate without failing here (the gate's calibration is the engine's
+/// business and is tested in `crates/face`; it is still being tuned).
+fn required_codes(file: &str, category: &str) -> Option<&'static [&'static str]> {
+    match (file, category) {
+        ("profile/emma_watson_profile.jpg", _) => Some(&["HEAD_TURNED"]),
+        (_, "multiple_faces") => Some(&["MULTIPLE_FACES"]),
+        (_, "no_face") => Some(&["NO_FACE"]),
+        _ => None,
+    }
+}
+
+/// Rows of `hard/labels.tsv`: (file, category).
+fn hard_photos() -> Vec<(String, String)> {
+    let path = classroom::faces_dir().join("hard").join("labels.tsv");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut cols = line.split('\t');
+            Some((cols.next()?.to_owned(), cols.next()?.to_owned()))
+        })
+        .collect()
+}
+
+/// Every `hard/` photo gets the expected answer; formats are detected from content.
+async fn enrolment_gate(backend: Backend) {
+    let app = spawn(backend, |_| {}).await;
+    let token = app.signed_in_teacher().await;
+    let mut wrong = Vec::new();
+    let mut roll = 100;
+    for (file, category) in hard_photos() {
+        roll += 1;
+        let bytes = photo(&format!("hard/{file}"));
+        // Every upload claims to be a JPEG: the content decides.
+        let r = app
+            .add_student_part(
+                &token,
+                "Test Student",
+                &roll.to_string(),
+                part(bytes, "x.jpg", "image/jpeg"),
+            )
+            .await;
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body.get("detail").is_some() || status == StatusCode::OK,
+            "{file}: {body}"
+        );
+        match category.as_str() {
+            "format_variants" => {
+                // The Einstein variants are one photo: after the first, the face is known
+                // (409), which also proves the file was decoded.
+                let known = status == StatusCode::CONFLICT
+                    && body["detail"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("already enrolled");
+                if status != StatusCode::OK && !known {
+                    wrong.push(format!(
+                        "{file}: expected 200 (or 409 same face), got {status} {body}"
+                    ));
+                }
+            }
+            // The truncated JPEG may decode (the missing part grey): only the corrupted and
+            // empty files are certain to be unreadable.
+            "broken_files" if status == StatusCode::OK && file.ends_with("truncated.jpg") => {
+                eprintln!("quality gate miss: {file} accepted");
+            }
+            "broken_files" => {
+                if status != StatusCode::BAD_REQUEST {
+                    wrong.push(format!("{file}: expected 400, got {status} {body}"));
+                }
+            }
+            _ => {
+                let codes: Vec<&str> = body["reasons"]
+                    .as_array()
+                    .map(|r| r.iter().filter_map(|x| x["code"].as_str()).collect())
+                    .unwrap_or_default();
+                let required = required_codes(&file, &category);
+                if status == StatusCode::OK && required.is_none() {
+                    eprintln!("quality gate miss: {file} accepted");
+                } else if status != StatusCode::UNPROCESSABLE_ENTITY
+                    || codes.is_empty()
+                    || required.is_some_and(|req| !codes.iter().any(|c| req.contains(c)))
+                {
+                    wrong.push(format!(
+                        "{file}: expected 422 with reasons {required:?}, got {status} {body}"
+                    ));
+                } else {
+                    eprintln!("{file}: rejected with {codes:?}");
+                    for reason in body["reasons"].as_array().unwrap() {
+                        assert!(reason["value"].is_number() && reason["limit"].is_number());
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "unexpected enrolment answers:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolment_gate_sqlite() {
+    enrolment_gate(Backend::SqliteInProcess).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolment_gate_postgres() {
+    enrolment_gate(Backend::PostgresRedis).await;
+}
+
+/// Validation, duplicates, formats, limits, listing and deletion.
+async fn student_lifecycle(backend: Backend) {
+    let app = spawn(backend, |s| s.max_upload_bytes = 2 * 1024 * 1024).await;
+    let token = app.signed_in_teacher().await;
+
+    // Unauthenticated: 401.
+    let r = app
+        .client
+        .get(app.url("/get_all_students"))
+        .send()
+        .await
+        .unwrap();
+    expect(r, StatusCode::UNAUTHORIZED).await;
+
+    let perry = app.enrol_person(&token, "matthew_perry", "10").await;
+    let body = expect(
+        app.add_student(
+            &token,
+            "Someone Else",
+            "10",
+            &identity_photos("lisa_kudrow")[0],
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("10"), "{body}");
+
+    // The same face under another roll number: 409 naming the first one.
+    let body = expect(
+        app.add_student(&token, "Perry Again", "11", &perry).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("roll number 10"),
+        "{body}"
+    );
+
+    // PNG and WebP (claimed as JPEG) are accepted.
+    let r = app
+        .add_student_part(
+            &token,
+            "Barack Obama",
+            "2",
+            part(
+                photo("hard/format_variants/obama_rgba_32bit.png"),
+                "obama.jpg",
+                "image/jpeg",
+            ),
+        )
+        .await;
+    let body = expect(r, StatusCode::OK).await;
+    assert_eq!(
+        body,
+        json!({"msg": "The Student is registered successfully",
+               "student": {"name": "Barack Obama", "roll_no": "2"}})
+    );
+    let r = app
+        .add_student_part(
+            &token,
+            "  Albert Einstein  ",
+            " 3 ",
+            part(
+                photo("hard/format_variants/einstein_webp.webp"),
+                "e.jpg",
+                "image/jpeg",
+            ),
+        )
+        .await;
+    expect(r, StatusCode::OK).await;
+
+    // Listing is sorted by roll number, numerically.
+    let list = app.get_json("/get_all_students", &token).await;
+    assert_eq!(
+        list,
+        json!({"msg": [
+            {"name": "Barack Obama", "roll_no": "2"},
+            {"name": "Albert Einstein", "roll_no": "3"},
+            {"name": "matthew_perry", "roll_no": "10"},
+        ]})
+    );
+
+    // Invalid fields and missing parts: 422 with a reason.
+    let kudrow = std::fs::read(&identity_photos("lisa_kudrow")[0]).unwrap();
+    for (data, what) in [
+        (json!({"name": "", "roll_no": "5"}).to_string(), "name"),
+        (
+            json!({"name": "Lisa", "roll_no": "   "}).to_string(),
+            "roll_no",
+        ),
+        (
+            json!({"name": "x".repeat(101), "roll_no": "5"}).to_string(),
+            "name",
+        ),
+        (
+            json!({"name": "Lisa", "roll_no": "5".repeat(33)}).to_string(),
+            "roll_no",
+        ),
+        (json!({"name": "Lisa"}).to_string(), "roll_no"),
+        ("not json".to_owned(), "data"),
+    ] {
+        let form = Form::new()
+            .text("data", data.clone())
+            .part("image", part(kudrow.clone(), "k.jpg", "image/jpeg"));
+        let r = app
+            .client
+            .post(app.url("/addStudent"))
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let body = expect(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(
+            body["detail"].as_str().unwrap().contains(what),
+            "{data}: {body}"
+        );
+    }
+    let form = Form::new().text("data", json!({"name": "Lisa", "roll_no": "5"}).to_string());
+    let r = app
+        .client
+        .post(app.url("/addStudent"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let body = expect(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(body["detail"].as_str().unwrap().contains("image"), "{body}");
+    // Empty file: 400.
+    let r = app
+        .add_student_part(&token, "Lisa", "5", part(Vec::new(), "k.jpg", "image/jpeg"))
+        .await;
+    expect(r, StatusCode::BAD_REQUEST).await;
+    // Too large: 413.
+    let r = app
+        .add_student_part(
+            &token,
+            "Lisa",
+            "5",
+            part(vec![0xFF; 3 * 1024 * 1024], "k.jpg", "image/jpeg"),
+        )
+        .await;
+    let body = expect(r, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert!(body["detail"].is_string());
+    // Not multipart: 415.
+    let r = app
+        .client
+        .post(app.url("/addStudent"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Lisa", "roll_no": "5"}))
+        .send()
+        .await
+        .unwrap();
+    expect(r, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+
+    // Deletion: 200, then 404; the face can then be enrolled again.
+    let body = expect(
+        app.call(Method::DELETE, "/delete_student/10", &token).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(body["msg"], "Student deleted successfully");
+    expect(
+        app.call(Method::DELETE, "/delete_student/10", &token).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    expect(
+        app.add_student(&token, "Perry Again", "11", &perry).await,
+        StatusCode::OK,
+    )
+    .await;
+    let list = app.get_json("/get_all_students", &token).await;
+    assert_eq!(
+        roll_nos(&list["msg"]),
+        ["11", "2", "3"].iter().map(|s| s.to_string()).collect()
+    );
+
+    // Everything is in the OpenAPI document.
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    for path in [
+        "/addStudent",
+        "/get_all_students",
+        "/delete_student/{roll_no}",
+        "/mark_attendance",
+        "/get-attendance/{roll_no}",
+        "/get-all-attendance",
+        "/attendance/report",
+        "/attendance/{roll_no}/{date}",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(
+        doc["paths"]["/addStudent"]["post"]["requestBody"]["content"]["multipart/form-data"]
+            .is_object()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn student_lifecycle_sqlite() {
+    student_lifecycle(Backend::SqliteInProcess).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn student_lifecycle_postgres() {
+    student_lifecycle(Backend::PostgresRedis).await;
+}
+
+/// A second teacher can neither see nor change the first one's students.
+async fn teachers_are_isolated(backend: Backend) {
+    let app = spawn(backend, |s| {
+        s.attendance_date = Some("2024-09-02".parse().unwrap());
+    })
+    .await;
+    let alice = app.signed_in_teacher().await;
+    let bob = app.signed_in_teacher().await;
+    let cox = app.enrol_person(&alice, "courteney_cox", "1").await;
+    app.enrol_person(&alice, "jennifer_aniston", "2").await;
+    let group = photo("groups/friends_four.jpg");
+    expect(app.mark(&alice, group.clone()).await, StatusCode::OK).await;
+
+    assert_eq!(
+        app.get_json("/get_all_students", &bob).await,
+        json!({"msg": []})
+    );
+    for (method, path) in [
+        (Method::DELETE, "/delete_student/1"),
+        (Method::GET, "/get-attendance/1"),
+        (Method::PUT, "/attendance/1/2024-09-03"),
+        (Method::DELETE, "/attendance/1/2024-09-02"),
+    ] {
+        let body = expect(
+            app.call(method.clone(), path, &bob).await,
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+        assert!(
+            !body.to_string().contains("courteney"),
+            "{method} {path}: {body}"
+        );
+    }
+    // Bob has no students: marking is 404, reports are empty.
+    expect(app.mark(&bob, group.clone()).await, StatusCode::NOT_FOUND).await;
+    let r = app.call(Method::GET, "/get-all-attendance", &bob).await;
+    assert_eq!(r.text().await.unwrap(), "Name,Roll_no,Present_dates\n");
+    assert_eq!(
+        app.get_json("/attendance/report", &bob).await,
+        json!({"start_date": null, "end_date": null, "dates": [], "students": []})
+    );
+
+    // Bob may enrol the same person in his own class; marking touches only his student.
+    expect(
+        app.add_student(&bob, "Courteney", "1", &cox).await,
+        StatusCode::OK,
+    )
+    .await;
+    let body = expect(app.mark(&bob, group).await, StatusCode::OK).await;
+    assert_eq!(roll_nos(&body["marked"]), ["1".to_owned()].into());
+    assert_eq!(body["absent"], json!([]));
+
+    // Alice's data is intact.
+    let body = app.get_json("/get-attendance/1", &alice).await;
+    assert_eq!(body["data"], json!(["2024-09-02"]));
+    let list = app.get_json("/get_all_students", &alice).await;
+    assert_eq!(roll_nos(&list["msg"]).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teachers_are_isolated_sqlite() {
+    teachers_are_isolated(Backend::SqliteInProcess).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teachers_are_isolated_postgres() {
+    teachers_are_isolated(Backend::PostgresRedis).await;
+}

@@ -11,7 +11,7 @@ ORT = export ORT_DYLIB_PATH="$$(scripts/fetch-onnxruntime.sh | tail -n 1)" &&
 
 ## Run the service on its embedded defaults (SQLite, in-process store, mail to the log).
 run:
-	$(ORT) cargo run --release -p rollcall -- serve
+	$(ORT) cargo run -p rollcall -- serve
 
 ## Run every test (starts PostgreSQL and Redis if they are down).
 test: services

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use rollcall_face::{FaceError, FaceMatch, RosterItem};
 
-/// Enrols the first usable identity photo of every person: (name, embedding).
-pub fn enrol_roster() -> Vec<(String, Vec<f32>)> {
+/// Enrols the first `per_person` acceptable identity photos of every person: (name, embedding).
+pub fn enrol_roster(per_person: usize) -> Vec<(String, Vec<f32>)> {
     let engine = common::engine();
     let mut roster = Vec::new();
     for (person, photos) in common::identities() {
@@ -15,7 +15,9 @@ pub fn enrol_roster() -> Vec<(String, Vec<f32>)> {
             match engine.enrol(&std::fs::read(photo).unwrap()) {
                 Ok(e) => {
                     roster.push((person.clone(), e.embedding));
-                    break;
+                    if roster.iter().filter(|(p, _)| *p == person).count() >= per_person {
+                        break;
+                    }
                 }
                 Err(FaceError::Rejected(_)) => continue,
                 Err(e) => panic!("{}: {e}", photo.display()),
@@ -28,11 +30,16 @@ pub fn enrol_roster() -> Vec<(String, Vec<f32>)> {
 #[test]
 fn group_photos() {
     let engine = common::engine();
-    let roster = enrol_roster();
+    // Two enrolment photos per student, as a teacher would upload.
+    let roster = enrol_roster(2);
+    let mut names: Vec<&str> = roster.iter().map(|(n, _)| n.as_str()).collect();
+    names.dedup();
     let items: Vec<RosterItem<'_>> = roster
         .iter()
-        .enumerate()
-        .map(|(key, (_, e))| RosterItem { key, embedding: e })
+        .map(|(n, e)| RosterItem {
+            key: names.iter().position(|x| x == n).unwrap(),
+            embedding: e,
+        })
         .collect();
     let mut failures = Vec::new();
     let (mut labelled, mut found) = (0usize, 0usize);
@@ -49,10 +56,19 @@ fn group_photos() {
             .map(|f| f.embedding.as_slice())
             .collect();
         let matches = engine.match_faces(&embeddings, &items);
+        for m in &matches {
+            if let FaceMatch::Matched {
+                student,
+                similarity,
+            } = m
+            {
+                eprintln!("    {} {similarity:.3}", names[*student]);
+            }
+        }
         let marked: BTreeSet<&str> = matches
             .iter()
             .filter_map(|m| match m {
-                FaceMatch::Matched { student, .. } => roster.get(*student).map(|(n, _)| n.as_str()),
+                FaceMatch::Matched { student, .. } => names.get(*student).copied(),
                 FaceMatch::Unknown { .. } => None,
             })
             .collect();

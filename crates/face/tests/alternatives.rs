@@ -1,5 +1,5 @@
 //! The alternative models of the manifest work through the same code: other detectors
-//! (SCRFD-500M, both YuNet variants) and the dynamic-batch 128-d recognizer.
+//! (SCRFD-500M, both YuNet variants) and the 128-d recognizer.
 
 mod common;
 
@@ -38,7 +38,7 @@ fn alternative_detectors_find_both_faces() {
 }
 
 #[test]
-fn dynamic_batch_recognizer_embeds_a_group_at_once() {
+fn mobilefacenet_recognizer_embeds_a_group() {
     let engine = engine_with("scrfd_2.5g", "mobilefacenet_128");
     assert_eq!(engine.recognizer_id(), "mobilefacenet_128");
     let group = engine

@@ -83,7 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 continue;
             }
         };
-        let (report, _) = engine.assess(&image)?;
+        let report = engine.assess(&image)?.report;
         let faces = engine.detect(&image)?;
         let largest = faces.iter().map(|f| f.bbox.w).fold(0.0f32, f32::max);
         let others: Vec<String> = faces

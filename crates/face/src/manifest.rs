@@ -85,11 +85,30 @@ pub struct ModelSpec {
     /// Default cosine acceptance threshold (recognizers).
     #[serde(default)]
     pub threshold: Option<f32>,
+    /// ONNX Runtime graph optimisation for this model. Measured, not assumed: the
+    /// faceplugin recognizer runs about 3x slower with `all` than with `basic`.
+    #[serde(default)]
+    pub optimization: Optimization,
     /// Upstream set that provides the file.
     pub set: String,
     /// Licence note.
     #[serde(default)]
     pub licence: String,
+}
+
+/// ONNX Runtime graph optimisation level of a model (`optimization` in the manifest).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimization {
+    /// No graph rewrites.
+    Disabled,
+    /// Constant folding and redundant-node elimination only.
+    Basic,
+    /// Basic plus complex node fusions.
+    Extended,
+    /// Everything, including layout optimisations (ONNX Runtime's default).
+    #[default]
+    All,
 }
 
 /// One `[[set]]` entry: where `rollcall models fetch` downloads a set from.

@@ -53,7 +53,7 @@ impl PoseEstimator {
         }
         Ok(Self {
             spec: spec.clone(),
-            session: Mutex::new(crate::runtime::session(path, threads)?),
+            session: Mutex::new(crate::runtime::session(path, spec.optimization, threads)?),
         })
     }
 

@@ -8,6 +8,7 @@ use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 
 use crate::error::FaceError;
+use crate::manifest::Optimization;
 
 /// ONNX Runtime version fetched by `scripts/fetch-onnxruntime.sh`.
 pub const ORT_VERSION: &str = "1.31.1";
@@ -74,11 +75,22 @@ pub fn default_threads() -> usize {
         .unwrap_or(1)
 }
 
-/// Builds a CPU session with graph optimisation level 3 and `threads` intra-op threads.
-pub fn session(model: &Path, threads: usize) -> Result<Session, FaceError> {
+/// Builds a CPU session with the model's graph optimisation level and `threads` intra-op
+/// threads.
+pub fn session(
+    model: &Path,
+    optimization: Optimization,
+    threads: usize,
+) -> Result<Session, FaceError> {
     let env = environment()?;
+    let level = match optimization {
+        Optimization::Disabled => GraphOptimizationLevel::Disable,
+        Optimization::Basic => GraphOptimizationLevel::Level1,
+        Optimization::Extended => GraphOptimizationLevel::Level2,
+        Optimization::All => GraphOptimizationLevel::Level3,
+    };
     let session = Session::builder(env)?
-        .with_optimization_level(GraphOptimizationLevel::Level3)?
+        .with_optimization_level(level)?
         .with_intra_threads(threads.max(1))?
         .with_inter_threads(1)?
         .commit_from_file(model)

@@ -63,7 +63,7 @@ impl Detector {
                 spec.id
             )));
         }
-        let session = crate::runtime::session(path, threads)?;
+        let session = crate::runtime::session(path, spec.optimization, threads)?;
         let fixed = session.inputs().first().and_then(|input| {
             let shape = input.dtype().tensor_shape()?;
             match shape.iter().as_slice() {

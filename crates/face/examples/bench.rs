@@ -1,10 +1,10 @@
-//! Pipeline benchmark: `cargo run --release -p rollcall-face --example bench`.
+//! Pipeline benchmark: `cargo run --release -p rollcall-face --example bench [-- --repeats N]`.
 //! Uses ROLLCALL_MODEL_DIR / ROLLCALL_FACES_DIR (default ../shared/*) and ORT_DYLIB_PATH.
 
 use std::path::{Path, PathBuf};
 
-use rollcall_face::bench::{BenchOptions, run};
 use rollcall_face::EngineConfig;
+use rollcall_face::bench::{BenchOptions, run};
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -19,6 +19,11 @@ fn main() {
             ..EngineConfig::default()
         },
         faces_dir: env_dir("ROLLCALL_FACES_DIR", "../shared/faces"),
+        repeats: std::env::args()
+            .skip_while(|a| a != "--repeats")
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(3),
         ..BenchOptions::default()
     };
     match run(&opts) {

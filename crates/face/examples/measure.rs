@@ -14,7 +14,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Debug aid: write a photo (any format, EXIF applied) as a PNG of at most 480 px.
         let image = rollcall_face::decode::decode(&std::fs::read(input)?, &Default::default())?;
         let scale = (480.0 / f64::from(image.width().max(image.height()))).min(1.0);
-        let (w, h) = (f64::from(image.width()) * scale, f64::from(image.height()) * scale);
+        let (w, h) = (
+            f64::from(image.width()) * scale,
+            f64::from(image.height()) * scale,
+        );
         image::imageops::thumbnail(&image, (w as u32).max(1), (h as u32).max(1)).save(output)?;
         return Ok(());
     }
@@ -36,7 +39,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for line in labels.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
         if let (Some(file), Some(verdict)) = (cols.first(), cols.get(3)) {
-            let tag = if verdict.starts_with("accept") { "hard+" } else { "hard-" };
+            let tag = if verdict.starts_with("accept") {
+                "hard+"
+            } else {
+                "hard-"
+            };
             files.push((tag.to_owned(), faces.join("hard").join(file)));
         }
     }
@@ -46,8 +53,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!(
-        "{:<28} {:<44} {:>3} {:>6} {:>5} {:>6} {:>6} {:>6} {:>6} {:>7} {:>5} {:>5} {:>5}  issues",
-        "tag", "file", "n", "width", "cut", "yaw", "pitch", "roll", "eyerl", "sharp", "light", "scene", "score"
+        "{:<28} {:<44} {:>3} {:>6} {:>5} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7} {:>5} {:>5} {:>5}  issues",
+        "tag",
+        "file",
+        "n",
+        "width",
+        "cut",
+        "yaw",
+        "pitch",
+        "roll",
+        "eyerl",
+        "lmyaw",
+        "sharp",
+        "light",
+        "scene",
+        "score"
     );
     for (tag, path) in files {
         let name = path
@@ -63,7 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 continue;
             }
         };
-        let (report, _) = engine.assess(&image)?;
+        let report = engine.assess(&image)?.report;
         let faces = engine.detect(&image)?;
         let largest = faces.iter().map(|f| f.bbox.w).fold(0.0f32, f32::max);
         let others: Vec<String> = faces
@@ -81,7 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let m = report.metrics;
         let issues: Vec<&str> = report.issues.iter().map(|i| i.code.as_str()).collect();
         println!(
-            "{:<28} {:<44} {:>3} {:>6.0} {:>5.2} {:>6.1} {:>6.1} {:>6.1} {:>6.1} {:>7.0} {:>5.0} {:>5.0} {:>5.2}  {}",
+            "{:<28} {:<44} {:>3} {:>6.0} {:>5.2} {:>6.1} {:>6.1} {:>6.1} {:>6.1} {:>6.1} {:>7.0} {:>5.0} {:>5.0} {:>5.2}  {}",
             tag,
             name,
             m.significant_faces,
@@ -91,6 +111,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             m.pose.pitch,
             m.pose.roll,
             m.eye_roll,
+            m.landmark_yaw,
             m.sharpness,
             m.brightness,
             m.image_brightness,

@@ -28,10 +28,9 @@ impl Similarity {
         }
         let nf = n as f64;
         let mean = |pts: &[Point]| {
-            let (sx, sy) = pts
-                .iter()
-                .take(n)
-                .fold((0.0f64, 0.0f64), |(x, y), p| (x + f64::from(p.x), y + f64::from(p.y)));
+            let (sx, sy) = pts.iter().take(n).fold((0.0f64, 0.0f64), |(x, y), p| {
+                (x + f64::from(p.x), y + f64::from(p.y))
+            });
             (sx / nf, sy / nf)
         };
         let (msx, msy) = mean(src);
@@ -95,7 +94,12 @@ impl Similarity {
 
 /// Warps `image` into a `size` x `size` crop where the five `landmarks` land on `template`.
 /// Pixels outside the image are black. Returns `None` for degenerate landmarks.
-pub fn align(image: &RgbImage, landmarks: &[Point; 5], template: &[[f32; 2]; 5], size: u32) -> Option<RgbImage> {
+pub fn align(
+    image: &RgbImage,
+    landmarks: &[Point; 5],
+    template: &[[f32; 2]; 5],
+    size: u32,
+) -> Option<RgbImage> {
     let dst = template.map(|[x, y]| Point { x, y });
     let forward = Similarity::estimate(landmarks, &dst)?;
     let inverse = forward.inverse()?;
@@ -147,7 +151,12 @@ mod tests {
 
     #[test]
     fn recovers_a_known_similarity() {
-        let t = Similarity { a: 0.8, b: 0.3, tx: 5.0, ty: -7.0 };
+        let t = Similarity {
+            a: 0.8,
+            b: 0.3,
+            tx: 5.0,
+            ty: -7.0,
+        };
         let src = [
             Point { x: 10.0, y: 20.0 },
             Point { x: 50.0, y: 22.0 },

@@ -116,7 +116,9 @@ pub fn run(opts: &BenchOptions) -> Result<String, FaceError> {
     let mut sources = Vec::new();
     let mut portrait = None;
     for (person, photos) in &people {
-        let Some(photo) = photos.first() else { continue };
+        let Some(photo) = photos.first() else {
+            continue;
+        };
         let bytes = std::fs::read(photo)
             .map_err(|e| FaceError::Config(format!("cannot read {}: {e}", photo.display())))?;
         if portrait.is_none() {
@@ -130,7 +132,11 @@ pub fn run(opts: &BenchOptions) -> Result<String, FaceError> {
     // The roster: one embedding per person.
     let mut roster_embeddings = Vec::new();
     for src in &sources {
-        if let Some(e) = setup.embed(&src.image, std::slice::from_ref(&src.face))?.into_iter().next() {
+        if let Some(e) = setup
+            .embed(&src.image, std::slice::from_ref(&src.face))?
+            .into_iter()
+            .next()
+        {
             roster_embeddings.push(e);
         }
     }
@@ -141,15 +147,31 @@ pub fn run(opts: &BenchOptions) -> Result<String, FaceError> {
         .collect();
     drop(setup);
 
-    let mut cases = vec![Case { name: "portrait".into(), faces: 1, jpeg: portrait }];
+    let mut cases = vec![Case {
+        name: "portrait".into(),
+        faces: 1,
+        jpeg: portrait,
+    }];
     for &(w, h) in &opts.sizes {
         for &n in &opts.face_counts {
-            let scene = compose(&sources, &SceneSpec { width: w, height: h, faces: n, ..SceneSpec::default() })?;
+            let scene = compose(
+                &sources,
+                &SceneSpec {
+                    width: w,
+                    height: h,
+                    faces: n,
+                    ..SceneSpec::default()
+                },
+            )?;
             let mut jpeg = Vec::new();
             DynamicImage::ImageRgb8(scene.image)
                 .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
                 .map_err(FaceError::runtime)?;
-            cases.push(Case { name: format!("{w}x{h}"), faces: scene.faces.len(), jpeg });
+            cases.push(Case {
+                name: format!("{w}x{h}"),
+                faces: scene.faces.len(),
+                jpeg,
+            });
         }
     }
 
@@ -160,7 +182,10 @@ pub fn run(opts: &BenchOptions) -> Result<String, FaceError> {
         "scene", "threads", "faces", "found", "decode", "detect", "align+embed", "match", "total"
     );
     for &threads in &opts.threads {
-        let engine = Engine::load(&EngineConfig { threads: Some(threads), ..opts.engine.clone() })?;
+        let engine = Engine::load(&EngineConfig {
+            threads: Some(threads),
+            ..opts.engine.clone()
+        })?;
         for case in &cases {
             run_once(&engine, &case.jpeg, &roster)?; // warm-up
             let runs = (0..opts.repeats.max(1))
@@ -189,7 +214,9 @@ pub fn run(opts: &BenchOptions) -> Result<String, FaceError> {
         opts.engine.detector,
         opts.engine.recognizer,
         roster.len(),
-        peak_memory_mib().map(|m| format!("{m:.0} MiB")).unwrap_or_else(|| "n/a".into())
+        peak_memory_mib()
+            .map(|m| format!("{m:.0} MiB"))
+            .unwrap_or_else(|| "n/a".into())
     );
     Ok(out)
 }

@@ -32,9 +32,7 @@ pub fn decode_dynamic(bytes: &[u8], limits: &Limits) -> Result<DynamicImage, Fac
         });
     }
 
-    let (width, height) = reader(bytes)?
-        .into_dimensions()
-        .map_err(|e| describe(&e))?;
+    let (width, height) = reader(bytes)?.into_dimensions().map_err(|e| describe(&e))?;
     check_pixels(width, height, limits)?;
 
     let mut reader = reader(bytes)?;

@@ -33,9 +33,16 @@ pub struct Recognizer {
 
 impl Recognizer {
     /// Loads the recognizer model at `path`.
-    pub fn load(spec: &ModelSpec, path: &std::path::Path, threads: usize) -> Result<Self, FaceError> {
+    pub fn load(
+        spec: &ModelSpec,
+        path: &std::path::Path,
+        threads: usize,
+    ) -> Result<Self, FaceError> {
         if spec.arch != Arch::Arcface {
-            return Err(FaceError::Config(format!("model {} is not a recognizer", spec.id)));
+            return Err(FaceError::Config(format!(
+                "model {} is not a recognizer",
+                spec.id
+            )));
         }
         let session = crate::runtime::session(path, threads)?;
         let max_batch = match spec.batch {
@@ -78,7 +85,11 @@ impl Recognizer {
     }
 
     /// Aligns and embeds faces of one image.
-    pub fn embed(&self, image: &RgbImage, faces: &[DetectedFace]) -> Result<Vec<Vec<f32>>, FaceError> {
+    pub fn embed(
+        &self,
+        image: &RgbImage,
+        faces: &[DetectedFace],
+    ) -> Result<Vec<Vec<f32>>, FaceError> {
         let crops = faces
             .iter()
             .map(|f| self.align(image, f))

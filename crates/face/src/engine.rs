@@ -50,6 +50,17 @@ pub struct Enrolment {
     pub quality: QualityReport,
 }
 
+/// The quality gate's findings on a photo, before any decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assessment {
+    /// What was measured and which checks failed.
+    pub report: QualityReport,
+    /// The face that would be enrolled (the largest), when there is one.
+    pub face: Option<DetectedFace>,
+    /// Its embedding.
+    pub embedding: Option<Vec<f32>>,
+}
+
 /// The face engine. `Send + Sync`; models are loaded once and shared.
 pub struct Engine {
     config: EngineConfig,
@@ -136,12 +147,20 @@ impl Engine {
     }
 
     /// Stage 3: aligns and embeds faces.
-    pub fn embed(&self, image: &RgbImage, faces: &[DetectedFace]) -> Result<Vec<Vec<f32>>, FaceError> {
+    pub fn embed(
+        &self,
+        image: &RgbImage,
+        faces: &[DetectedFace],
+    ) -> Result<Vec<Vec<f32>>, FaceError> {
         self.recognizer.embed(image, faces)
     }
 
     /// Head pose of a face, when a pose model is loaded.
-    pub fn head_pose(&self, image: &RgbImage, face: &DetectedFace) -> Result<Option<HeadPose>, FaceError> {
+    pub fn head_pose(
+        &self,
+        image: &RgbImage,
+        face: &DetectedFace,
+    ) -> Result<Option<HeadPose>, FaceError> {
         self.pose
             .as_ref()
             .map(|p| p.estimate(image, &face.bbox))
@@ -161,7 +180,11 @@ impl Engine {
     }
 
     /// Stage 4: matches face embeddings against a roster.
-    pub fn match_faces<F: AsRef<[f32]>>(&self, faces: &[F], roster: &[RosterItem<'_>]) -> Vec<FaceMatch> {
+    pub fn match_faces<F: AsRef<[f32]>>(
+        &self,
+        faces: &[F],
+        roster: &[RosterItem<'_>],
+    ) -> Vec<FaceMatch> {
         match_faces(faces, roster, &self.match_params())
     }
 
@@ -205,9 +228,13 @@ impl Engine {
 
     /// Like [`Engine::enrol`] for an RGB image.
     pub fn enrol_rgb(&self, image: &RgbImage) -> Result<Enrolment, FaceError> {
-        let (report, face) = self.assess(image)?;
-        match face {
-            Some((face, embedding)) if report.passed() => Ok(Enrolment {
+        let Assessment {
+            report,
+            face,
+            embedding,
+        } = self.assess(image)?;
+        match (face, embedding) {
+            (Some(face), Some(embedding)) if report.passed() => Ok(Enrolment {
                 embedding,
                 face,
                 quality: report,
@@ -216,29 +243,32 @@ impl Engine {
         }
     }
 
-    /// Runs the quality gate without deciding: the report, and the primary face with its
-    /// embedding when there is one.
-    pub fn assess(&self, image: &RgbImage) -> Result<(QualityReport, Option<(DetectedFace, Vec<f32>)>), FaceError> {
+    /// Runs the quality gate without deciding.
+    pub fn assess(&self, image: &RgbImage) -> Result<Assessment, FaceError> {
         let faces = self.detect(image)?;
-        let Some(face) = quality::primary_face(&faces).and_then(|i| faces.get(i)).copied() else {
-            return Ok((quality::no_face(), None));
+        let Some(face) = quality::primary_face(&faces)
+            .and_then(|i| faces.get(i))
+            .copied()
+        else {
+            return Ok(Assessment {
+                report: quality::no_face(),
+                face: None,
+                embedding: None,
+            });
         };
         let aligned = self.recognizer.align(image, &face)?;
         let pose = self.head_pose(image, &face)?;
-        let report = quality::assess(
-            &faces,
-            &face,
-            image,
-            pose,
-            &aligned,
-            &self.config.quality,
-        );
+        let report = quality::assess(&faces, &face, image, pose, &aligned, &self.config.quality);
         let embedding = self
             .recognizer
             .embed_aligned(std::slice::from_ref(&aligned))?
             .into_iter()
             .next()
             .ok_or_else(|| FaceError::Runtime("recognizer returned no embedding".into()))?;
-        Ok((report, Some((face, embedding))))
+        Ok(Assessment {
+            report,
+            face: Some(face),
+            embedding: Some(embedding),
+        })
     }
 }

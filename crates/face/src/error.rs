@@ -76,7 +76,14 @@ pub enum FaceError {
 fn describe_issues(issues: &[QualityIssue]) -> String {
     issues
         .iter()
-        .map(|i| format!("{} (value {:.3}, limit {:.3})", i.code.as_str(), i.value, i.limit))
+        .map(|i| {
+            format!(
+                "{} (value {:.3}, limit {:.3})",
+                i.code.as_str(),
+                i.value,
+                i.limit
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -137,18 +137,37 @@ mod tests {
 
     #[test]
     fn iou_of_identical_and_disjoint_boxes() {
-        let a = BBox { x: 0.0, y: 0.0, w: 10.0, h: 10.0 };
+        let a = BBox {
+            x: 0.0,
+            y: 0.0,
+            w: 10.0,
+            h: 10.0,
+        };
         assert!((a.iou(&a) - 1.0).abs() < 1e-6);
-        let b = BBox { x: 20.0, y: 0.0, w: 10.0, h: 10.0 };
+        let b = BBox {
+            x: 20.0,
+            y: 0.0,
+            w: 10.0,
+            h: 10.0,
+        };
         assert_eq!(a.iou(&b), 0.0);
-        let c = BBox { x: 5.0, y: 0.0, w: 10.0, h: 10.0 };
+        let c = BBox {
+            x: 5.0,
+            y: 0.0,
+            w: 10.0,
+            h: 10.0,
+        };
         assert!((a.iou(&c) - 50.0 / 150.0).abs() < 1e-6);
     }
 
     #[test]
     fn nms_keeps_best_of_overlapping() {
         let kept = nms(
-            vec![face(0.0, 0.0, 10.0, 0.6), face(1.0, 1.0, 10.0, 0.9), face(50.0, 50.0, 10.0, 0.7)],
+            vec![
+                face(0.0, 0.0, 10.0, 0.6),
+                face(1.0, 1.0, 10.0, 0.9),
+                face(50.0, 50.0, 10.0, 0.7),
+            ],
             0.4,
         );
         assert_eq!(kept.len(), 2);

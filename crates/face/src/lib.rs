@@ -23,7 +23,7 @@ pub mod runtime;
 pub mod synth;
 
 pub use config::{DetectConfig, EngineConfig, Limits, MatchConfig, QualityConfig};
-pub use engine::{Analysis, Engine, Enrolment, FaceEmbedding};
+pub use engine::{Analysis, Assessment, Engine, Enrolment, FaceEmbedding};
 pub use error::{FaceError, SizeKind};
 pub use geometry::{BBox, DetectedFace, Point};
 pub use matching::{FaceMatch, MatchParams, RosterItem, match_faces};

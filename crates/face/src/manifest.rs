@@ -154,7 +154,10 @@ impl Manifest {
     /// Reads and parses a manifest file.
     pub fn from_path(path: &Path) -> Result<Self, FaceError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            FaceError::Config(format!("cannot read model manifest {}: {e}", path.display()))
+            FaceError::Config(format!(
+                "cannot read model manifest {}: {e}",
+                path.display()
+            ))
         })?;
         Self::parse(&text)
     }
@@ -187,7 +190,11 @@ fn verified() -> &'static Mutex<HashSet<(PathBuf, String)>> {
 pub fn verify_model_file(model_dir: &Path, spec: &ModelSpec) -> Result<PathBuf, FaceError> {
     let path = model_dir.join(&spec.file);
     let key = (path.clone(), spec.sha256.to_ascii_lowercase());
-    if verified().lock().map(|set| set.contains(&key)).unwrap_or(false) {
+    if verified()
+        .lock()
+        .map(|set| set.contains(&key))
+        .unwrap_or(false)
+    {
         return Ok(path);
     }
     if !path.is_file() {
@@ -236,7 +243,9 @@ mod tests {
     fn embedded_manifest_parses_with_defaults() {
         let m = Manifest::embedded().unwrap();
         assert!(m.model("scrfd_2.5g", Role::Detector).is_ok());
-        let r = m.model("faceplugin_fr_feature_512", Role::Recognizer).unwrap();
+        let r = m
+            .model("faceplugin_fr_feature_512", Role::Recognizer)
+            .unwrap();
         assert_eq!(r.embedding_size, Some(512));
         assert!(r.template.is_some());
         assert!(m.model("faceplugin_fr_pose", Role::Pose).is_ok());

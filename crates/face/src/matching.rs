@@ -47,7 +47,11 @@ pub enum FaceMatch {
 /// total similarity over pairs at or above the threshold; a pair is accepted when its
 /// similarity is >= `threshold` and exceeds the face's best similarity to any other student by
 /// at least `margin`. Returns one entry per face, in order.
-pub fn match_faces<F: AsRef<[f32]>>(faces: &[F], roster: &[RosterItem<'_>], params: &MatchParams) -> Vec<FaceMatch> {
+pub fn match_faces<F: AsRef<[f32]>>(
+    faces: &[F],
+    roster: &[RosterItem<'_>],
+    params: &MatchParams,
+) -> Vec<FaceMatch> {
     let mut students: Vec<usize> = roster.iter().map(|r| r.key).collect();
     students.sort_unstable();
     students.dedup();
@@ -60,7 +64,13 @@ pub fn match_faces<F: AsRef<[f32]>>(faces: &[F], roster: &[RosterItem<'_>], para
         .iter()
         .map(|row| {
             row.iter()
-                .map(|&s| if s >= params.threshold { f64::from(s) } else { 0.0 })
+                .map(|&s| {
+                    if s >= params.threshold {
+                        f64::from(s)
+                    } else {
+                        0.0
+                    }
+                })
                 .collect()
         })
         .collect();
@@ -73,7 +83,9 @@ pub fn match_faces<F: AsRef<[f32]>>(faces: &[F], roster: &[RosterItem<'_>], para
                 best_similarity: best(row),
             };
             let Some(col) = col else { return unknown };
-            let Some(&sim) = row.get(col) else { return unknown };
+            let Some(&sim) = row.get(col) else {
+                return unknown;
+            };
             let other = row
                 .iter()
                 .enumerate()
@@ -82,7 +94,10 @@ pub fn match_faces<F: AsRef<[f32]>>(faces: &[F], roster: &[RosterItem<'_>], para
                 .fold(f32::NEG_INFINITY, f32::max);
             let gap_ok = other == f32::NEG_INFINITY || sim - other >= params.margin;
             match students.get(col) {
-                Some(&student) if sim >= params.threshold && gap_ok => FaceMatch::Matched { student, similarity: sim },
+                Some(&student) if sim >= params.threshold && gap_ok => FaceMatch::Matched {
+                    student,
+                    similarity: sim,
+                },
                 _ => unknown,
             }
         })
@@ -90,7 +105,11 @@ pub fn match_faces<F: AsRef<[f32]>>(faces: &[F], roster: &[RosterItem<'_>], para
 }
 
 /// faces x distinct students, max over each student's embeddings.
-fn similarity_matrix<F: AsRef<[f32]>>(faces: &[F], roster: &[RosterItem<'_>], students: &[usize]) -> Vec<Vec<f32>> {
+fn similarity_matrix<F: AsRef<[f32]>>(
+    faces: &[F],
+    roster: &[RosterItem<'_>],
+    students: &[usize],
+) -> Vec<Vec<f32>> {
     faces
         .iter()
         .map(|face| {
@@ -115,12 +134,22 @@ pub fn hungarian_max(weights: &[Vec<f64>]) -> Vec<Option<usize>> {
     if rows == 0 || cols == 0 {
         return vec![None; rows];
     }
-    let w = |i: usize, j: usize| weights.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0.0);
+    let w = |i: usize, j: usize| {
+        weights
+            .get(i)
+            .and_then(|r| r.get(j))
+            .copied()
+            .unwrap_or(0.0)
+    };
     if rows <= cols {
-        let cost: Vec<Vec<f64>> = (0..rows).map(|i| (0..cols).map(|j| -w(i, j)).collect()).collect();
+        let cost: Vec<Vec<f64>> = (0..rows)
+            .map(|i| (0..cols).map(|j| -w(i, j)).collect())
+            .collect();
         hungarian_min(&cost)
     } else {
-        let cost: Vec<Vec<f64>> = (0..cols).map(|j| (0..rows).map(|i| -w(i, j)).collect()).collect();
+        let cost: Vec<Vec<f64>> = (0..cols)
+            .map(|j| (0..rows).map(|i| -w(i, j)).collect())
+            .collect();
         let by_col = hungarian_min(&cost);
         let mut out = vec![None; rows];
         for (j, row) in by_col.into_iter().enumerate() {
@@ -163,7 +192,9 @@ fn hungarian_min(cost: &[Vec<f64>]) -> Vec<Option<usize>> {
                 if used.get(j).copied().unwrap_or(true) {
                     continue;
                 }
-                let cur = c(i0.wrapping_sub(1), j - 1) - u.get(i0).copied().unwrap_or(0.0) - v.get(j).copied().unwrap_or(0.0);
+                let cur = c(i0.wrapping_sub(1), j - 1)
+                    - u.get(i0).copied().unwrap_or(0.0)
+                    - v.get(j).copied().unwrap_or(0.0);
                 if let (Some(mv), Some(wj)) = (minv.get_mut(j), way.get_mut(j))
                     && cur < *mv
                 {
@@ -250,12 +281,28 @@ mod tests {
         let a2 = unit(&[0.9, 0.1, 0.0]);
         let b = unit(&[0.0, 1.0, 0.0]);
         let roster = [
-            RosterItem { key: 7, embedding: &a1 },
-            RosterItem { key: 7, embedding: &a2 },
-            RosterItem { key: 3, embedding: &b },
+            RosterItem {
+                key: 7,
+                embedding: &a1,
+            },
+            RosterItem {
+                key: 7,
+                embedding: &a2,
+            },
+            RosterItem {
+                key: 3,
+                embedding: &b,
+            },
         ];
-        let faces = vec![unit(&[0.95, 0.05, 0.0]), unit(&[0.0, 0.0, 1.0]), unit(&[0.7, 0.7, 0.0])];
-        let params = MatchParams { threshold: 0.5, margin: 0.05 };
+        let faces = vec![
+            unit(&[0.95, 0.05, 0.0]),
+            unit(&[0.0, 0.0, 1.0]),
+            unit(&[0.7, 0.7, 0.0]),
+        ];
+        let params = MatchParams {
+            threshold: 0.5,
+            margin: 0.05,
+        };
         let m = match_faces(&faces, &roster, &params);
         assert!(matches!(m[0], FaceMatch::Matched { student: 7, .. }));
         assert!(matches!(m[1], FaceMatch::Unknown { .. }));
@@ -266,7 +313,19 @@ mod tests {
     #[test]
     fn empty_roster_gives_unknowns() {
         let faces = vec![unit(&[1.0, 0.0])];
-        let m = match_faces(&faces, &[], &MatchParams { threshold: 0.3, margin: 0.05 });
-        assert_eq!(m, vec![FaceMatch::Unknown { best_similarity: 0.0 }]);
+        let m = match_faces(
+            &faces,
+            &[],
+            &MatchParams {
+                threshold: 0.3,
+                margin: 0.05,
+            },
+        );
+        assert_eq!(
+            m,
+            vec![FaceMatch::Unknown {
+                best_similarity: 0.0
+            }]
+        );
     }
 }

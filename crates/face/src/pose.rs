@@ -40,9 +40,16 @@ pub struct PoseEstimator {
 
 impl PoseEstimator {
     /// Loads the pose model at `path`.
-    pub fn load(spec: &ModelSpec, path: &std::path::Path, threads: usize) -> Result<Self, FaceError> {
+    pub fn load(
+        spec: &ModelSpec,
+        path: &std::path::Path,
+        threads: usize,
+    ) -> Result<Self, FaceError> {
         if spec.arch != Arch::Hopenet66 {
-            return Err(FaceError::Config(format!("model {} is not a head-pose model", spec.id)));
+            return Err(FaceError::Config(format!(
+                "model {} is not a head-pose model",
+                spec.id
+            )));
         }
         Ok(Self {
             spec: spec.clone(),
@@ -87,7 +94,8 @@ impl PoseEstimator {
                 }
             }
         }
-        let tensor = TensorRef::from_array_view(([1usize, 3, h as usize, w as usize], input.as_slice()))?;
+        let tensor =
+            TensorRef::from_array_view(([1usize, 3, h as usize, w as usize], input.as_slice()))?;
         let mut session = self
             .session
             .lock()
@@ -110,7 +118,9 @@ impl PoseEstimator {
                 pitch: *pitch,
                 roll: *roll,
             }),
-            _ => Err(FaceError::Runtime("pose model must have three outputs".into())),
+            _ => Err(FaceError::Runtime(
+                "pose model must have three outputs".into(),
+            )),
         }
     }
 }
@@ -120,6 +130,11 @@ fn expected_angle(logits: &[f32]) -> f32 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let exps: Vec<f32> = logits.iter().map(|&l| (l - max).exp()).collect();
     let sum: f32 = exps.iter().sum();
-    let expectation: f32 = exps.iter().enumerate().map(|(i, e)| i as f32 * e).sum::<f32>() / sum;
+    let expectation: f32 = exps
+        .iter()
+        .enumerate()
+        .map(|(i, e)| i as f32 * e)
+        .sum::<f32>()
+        / sum;
     expectation * 3.0 - 99.0
 }

@@ -87,6 +87,8 @@ pub struct QualityMetrics {
     pub pose: HeadPose,
     /// Roll of the eye line in degrees.
     pub eye_roll: f32,
+    /// Yaw from the keypoints ([`landmark_yaw`]).
+    pub landmark_yaw: f32,
     /// Variance of the Laplacian of the aligned grey face.
     pub sharpness: f32,
     /// Mean grey level of the aligned face.
@@ -113,13 +115,43 @@ impl QualityReport {
     }
 }
 
-/// Faces that count for MULTIPLE_FACES: not much smaller than the largest, confidently detected.
-pub fn significant_faces<'a>(faces: &'a [DetectedFace], cfg: &QualityConfig) -> Vec<&'a DetectedFace> {
-    let largest = faces.iter().map(|f| f.bbox.w).fold(0.0f32, f32::max);
+/// Faces that count for MULTIPLE_FACES: the largest, and others not much smaller, confidently
+/// detected and not cut by the border (a passer-by half out of the picture does not count).
+pub fn significant_faces<'a>(
+    faces: &'a [DetectedFace],
+    image_size: (u32, u32),
+    cfg: &QualityConfig,
+) -> Vec<&'a DetectedFace> {
+    let Some(primary) = primary_face(faces) else {
+        return Vec::new();
+    };
+    let largest = faces.get(primary).map(|f| f.bbox.w).unwrap_or(0.0);
     faces
         .iter()
-        .filter(|f| f.bbox.w >= largest * cfg.other_face_min_ratio && f.score >= cfg.other_face_min_score)
+        .enumerate()
+        .filter(|&(i, f)| {
+            i == primary
+                || (f.bbox.w >= largest * cfg.other_face_min_ratio
+                    && f.score >= cfg.other_face_min_score
+                    && cut_off(f, image_size.0, image_size.1) <= cfg.other_face_max_cut_off)
+        })
+        .map(|(_, f)| f)
         .collect()
+}
+
+/// Yaw estimated from the five keypoints: how far the nose sits from the middle of the eyes,
+/// along the eye line, relative to half the eye distance, as `asin` in degrees (0 frontal,
+/// 90 when the nose is in line with an eye). Coarse, but independent of the pose model.
+pub fn landmark_yaw(face: &DetectedFace) -> f32 {
+    let [l, r, nose, ..] = face.landmarks;
+    let (ex, ey) = (r.x - l.x, r.y - l.y);
+    let dist = (ex * ex + ey * ey).sqrt();
+    if dist <= f32::EPSILON {
+        return 90.0;
+    }
+    let (mx, my) = ((l.x + r.x) / 2.0, (l.y + r.y) / 2.0);
+    let along = ((nose.x - mx) * ex + (nose.y - my) * ey) / dist;
+    (along / (dist / 2.0)).clamp(-1.0, 1.0).asin().to_degrees()
 }
 
 /// Index of the face to enrol: the largest.
@@ -174,9 +206,13 @@ pub fn sharpness_and_brightness(aligned: &RgbImage) -> (f32, f32) {
             continue;
         };
         for x in x0.max(1)..x1.min(w.saturating_sub(1)) {
-            let (Some(&c), Some(&l), Some(&r), Some(&u), Some(&d)) =
-                (row.get(x), row.get(x - 1), row.get(x + 1), up.get(x), down.get(x))
-            else {
+            let (Some(&c), Some(&l), Some(&r), Some(&u), Some(&d)) = (
+                row.get(x),
+                row.get(x - 1),
+                row.get(x + 1),
+                up.get(x),
+                down.get(x),
+            ) else {
                 continue;
             };
             let lap = f64::from(l + r + u + d - 4.0 * c);
@@ -221,7 +257,7 @@ pub fn assess(
     aligned: &RgbImage,
     cfg: &QualityConfig,
 ) -> QualityReport {
-    let significant = significant_faces(faces, cfg).len();
+    let significant = significant_faces(faces, (image.width(), image.height()), cfg).len();
     let (sharpness, brightness) = sharpness_and_brightness(aligned);
     let metrics = QualityMetrics {
         significant_faces: significant,
@@ -230,6 +266,7 @@ pub fn assess(
         cut_off: cut_off(face, image.width(), image.height()),
         pose: pose.unwrap_or_default(),
         eye_roll: face.eye_roll_degrees(),
+        landmark_yaw: landmark_yaw(face),
         sharpness,
         brightness,
         image_brightness: mean_brightness(image),
@@ -241,28 +278,73 @@ pub fn assess(
             issues.push(QualityIssue { code, value, limit });
         }
     };
-    check(significant > 1, ReasonCode::MultipleFaces, significant as f32, 1.0);
+    check(
+        significant > 1,
+        ReasonCode::MultipleFaces,
+        significant as f32,
+        1.0,
+    );
     check(
         metrics.face_width < cfg.min_face_width,
         ReasonCode::FaceTooSmall,
         metrics.face_width,
         cfg.min_face_width,
     );
-    check(metrics.cut_off > cfg.max_cut_off, ReasonCode::FaceCutOff, metrics.cut_off, cfg.max_cut_off);
+    check(
+        metrics.cut_off > cfg.max_cut_off,
+        ReasonCode::FaceCutOff,
+        metrics.cut_off,
+        cfg.max_cut_off,
+    );
+    let lm_yaw = metrics.landmark_yaw;
+    if lm_yaw.abs() > cfg.max_landmark_yaw {
+        check(true, ReasonCode::HeadTurned, lm_yaw, cfg.max_landmark_yaw);
+    } else if let Some(p) = pose {
+        check(
+            p.yaw.abs() > cfg.max_yaw,
+            ReasonCode::HeadTurned,
+            p.yaw,
+            cfg.max_yaw,
+        );
+    }
     if let Some(p) = pose {
-        check(p.yaw.abs() > cfg.max_yaw, ReasonCode::HeadTurned, p.yaw, cfg.max_yaw);
-        check(p.pitch.abs() > cfg.max_pitch, ReasonCode::HeadUpDown, p.pitch, cfg.max_pitch);
+        check(
+            p.pitch.abs() > cfg.max_pitch,
+            ReasonCode::HeadUpDown,
+            p.pitch,
+            cfg.max_pitch,
+        );
     }
     let roll = metrics.eye_roll;
-    check(roll.abs() > cfg.max_roll, ReasonCode::HeadTilted, roll, cfg.max_roll);
-    check(sharpness < cfg.min_sharpness, ReasonCode::TooBlurry, sharpness, cfg.min_sharpness);
+    check(
+        roll.abs() > cfg.max_roll,
+        ReasonCode::HeadTilted,
+        roll,
+        cfg.max_roll,
+    );
+    check(
+        sharpness < cfg.min_sharpness,
+        ReasonCode::TooBlurry,
+        sharpness,
+        cfg.min_sharpness,
+    );
     if brightness < cfg.min_brightness {
         check(true, ReasonCode::TooDark, brightness, cfg.min_brightness);
     } else {
         let scene = metrics.image_brightness;
-        check(scene < cfg.min_image_brightness, ReasonCode::TooDark, scene, cfg.min_image_brightness);
+        check(
+            scene < cfg.min_image_brightness,
+            ReasonCode::TooDark,
+            scene,
+            cfg.min_image_brightness,
+        );
     }
-    check(brightness > cfg.max_brightness, ReasonCode::TooBright, brightness, cfg.max_brightness);
+    check(
+        brightness > cfg.max_brightness,
+        ReasonCode::TooBright,
+        brightness,
+        cfg.max_brightness,
+    );
     check(
         face.score < cfg.min_detection_score,
         ReasonCode::LowDetectionScore,

@@ -98,7 +98,11 @@ pub fn pack_chw(
         ) else {
             continue;
         };
-        for (((px, a), b), c) in pixels.zip(d0.iter_mut()).zip(d1.iter_mut()).zip(d2.iter_mut()) {
+        for (((px, a), b), c) in pixels
+            .zip(d0.iter_mut())
+            .zip(d1.iter_mut())
+            .zip(d2.iter_mut())
+        {
             if let [r, g, bl] = *px {
                 let rgb = [r, g, bl];
                 *a = norm.apply(rgb.get(c0).copied().unwrap_or(0));

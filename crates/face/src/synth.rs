@@ -19,7 +19,11 @@ pub struct XorShift(u64);
 impl XorShift {
     /// A generator from a seed (0 is replaced by a constant).
     pub fn new(seed: u64) -> Self {
-        Self(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed })
+        Self(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
     }
 
     /// Next 64 random bits.
@@ -82,11 +86,13 @@ impl FaceSource {
     pub fn load(engine: &Engine, person: &str, bytes: &[u8]) -> Result<Option<Self>, FaceError> {
         let image = engine.decode(bytes)?;
         let faces = engine.detect(&image)?;
-        Ok(primary_face(&faces).and_then(|i| faces.get(i)).map(|face| Self {
-            person: person.to_owned(),
-            image: image.clone(),
-            face: *face,
-        }))
+        Ok(primary_face(&faces)
+            .and_then(|i| faces.get(i))
+            .map(|face| Self {
+                person: person.to_owned(),
+                image: image.clone(),
+                face: *face,
+            }))
     }
 }
 
@@ -152,11 +158,19 @@ pub fn compose(sources: &[FaceSource], spec: &SceneSpec) -> Result<Scene, FaceEr
     let mut taken: Vec<BBox> = Vec::new();
     let mut placed = Vec::new();
     if sources.is_empty() {
-        return Ok(Scene { image: canvas, faces: placed });
+        return Ok(Scene {
+            image: canvas,
+            faces: placed,
+        });
     }
-    let (lo, hi) = (spec.min_face.max(8.0).ln(), spec.max_face.max(spec.min_face).max(8.0).ln());
+    let (lo, hi) = (
+        spec.min_face.max(8.0).ln(),
+        spec.max_face.max(spec.min_face).max(8.0).ln(),
+    );
     for i in 0..spec.faces {
-        let Some(src) = sources.get(i % sources.len()) else { break };
+        let Some(src) = sources.get(i % sources.len()) else {
+            break;
+        };
         let fb = src.face.bbox;
         if fb.w < 4.0 || fb.h < 4.0 {
             continue;
@@ -185,9 +199,19 @@ pub fn compose(sources: &[FaceSource], spec: &SceneSpec) -> Result<Scene, FaceEr
             }
             let px = rng.range(0.0, cw as f32 - pw).floor();
             let py = rng.range(0.0, ch as f32 - ph).floor();
-            let rect = BBox { x: px, y: py, w: pw.ceil(), h: ph.ceil() };
+            let rect = BBox {
+                x: px,
+                y: py,
+                w: pw.ceil(),
+                h: ph.ceil(),
+            };
             let gap = 4.0;
-            let padded = BBox { x: rect.x - gap, y: rect.y - gap, w: rect.w + 2.0 * gap, h: rect.h + 2.0 * gap };
+            let padded = BBox {
+                x: rect.x - gap,
+                y: rect.y - gap,
+                w: rect.w + 2.0 * gap,
+                h: rect.h + 2.0 * gap,
+            };
             if taken.iter().all(|t| t.iou(&padded) == 0.0) {
                 spot = Some((rect, scale));
                 break;
@@ -196,16 +220,29 @@ pub fn compose(sources: &[FaceSource], spec: &SceneSpec) -> Result<Scene, FaceEr
         let Some((rect, scale)) = spot else { continue };
         let patch = resize_region(
             &src.image,
-            Rect { x: f64::from(x1), y: f64::from(y1), w: f64::from(x2 - x1), h: f64::from(y2 - y1) },
+            Rect {
+                x: f64::from(x1),
+                y: f64::from(y1),
+                w: f64::from(x2 - x1),
+                h: f64::from(y2 - y1),
+            },
             rect.w as u32,
             rect.h as u32,
         )?;
-        image::imageops::replace(&mut canvas, &patch, i64::from(rect.x as u32), i64::from(rect.y as u32));
+        image::imageops::replace(
+            &mut canvas,
+            &patch,
+            i64::from(rect.x as u32),
+            i64::from(rect.y as u32),
+        );
         taken.push(rect);
         placed.push(PlacedFace {
             person: src.person.clone(),
             bbox: fb.map(scale, rect.x - x1 * scale, rect.y - y1 * scale),
         });
     }
-    Ok(Scene { image: canvas, faces: placed })
+    Ok(Scene {
+        image: canvas,
+        faces: placed,
+    })
 }

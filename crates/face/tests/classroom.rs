@@ -29,17 +29,29 @@ fn classroom_scene() {
             }
         }
         let Some(ei) = enrol_idx else { continue };
-        let scene_photo = photos.iter().enumerate().find(|(i, _)| *i != ei).map(|(_, p)| p);
+        let scene_photo = photos
+            .iter()
+            .enumerate()
+            .find(|(i, _)| *i != ei)
+            .map(|(_, p)| p);
         if let Some(p) = scene_photo
-            && let Some(src) = FaceSource::load(engine, &person, &std::fs::read(p).unwrap()).unwrap()
+            && let Some(src) =
+                FaceSource::load(engine, &person, &std::fs::read(p).unwrap()).unwrap()
         {
             sources.push(src);
         }
     }
     assert!(sources.len() >= 30, "only {} people usable", sources.len());
-    let spec = SceneSpec { faces: 36.min(sources.len()), ..SceneSpec::default() };
+    let spec = SceneSpec {
+        faces: 36.min(sources.len()),
+        ..SceneSpec::default()
+    };
     let scene = compose(&sources, &spec).unwrap();
-    assert!(scene.faces.len() >= 30, "only {} faces placed", scene.faces.len());
+    assert!(
+        scene.faces.len() >= 30,
+        "only {} faces placed",
+        scene.faces.len()
+    );
 
     let analysis = engine.analyze_rgb(&scene.image).unwrap();
     let detected = scene
@@ -54,7 +66,11 @@ fn classroom_scene() {
         .enumerate()
         .map(|(key, (_, e))| RosterItem { key, embedding: e })
         .collect();
-    let embeddings: Vec<&[f32]> = analysis.faces.iter().map(|f| f.embedding.as_slice()).collect();
+    let embeddings: Vec<&[f32]> = analysis
+        .faces
+        .iter()
+        .map(|f| f.embedding.as_slice())
+        .collect();
     let matches = engine.match_faces(&embeddings, &items);
     let present: BTreeSet<&str> = scene.faces.iter().map(|f| f.person.as_str()).collect();
     let marked: Vec<&str> = matches

@@ -10,7 +10,11 @@ use rollcall_face::embed::cosine;
 use rollcall_face::{FaceError, Limits, SizeKind};
 
 fn portrait() -> RgbImage {
-    decode(&common::read("identities/barack_obama/1.jpg"), &Limits::default()).unwrap()
+    decode(
+        &common::read("identities/barack_obama/1.jpg"),
+        &Limits::default(),
+    )
+    .unwrap()
 }
 
 /// A minimal little-endian Exif (TIFF) block with one Orientation entry.
@@ -35,15 +39,26 @@ fn exif_orientation_is_applied() {
     let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95);
     encoder.set_exif_metadata(exif_orientation(6)).unwrap();
     encoder
-        .write_image(stored.as_raw(), stored.width(), stored.height(), image::ExtendedColorType::Rgb8)
+        .write_image(
+            stored.as_raw(),
+            stored.width(),
+            stored.height(),
+            image::ExtendedColorType::Rgb8,
+        )
         .unwrap();
 
     let decoded = decode(&bytes, &Limits::default()).unwrap();
-    assert_eq!(decoded.dimensions(), upright.dimensions(), "orientation not applied");
+    assert_eq!(
+        decoded.dimensions(),
+        upright.dimensions(),
+        "orientation not applied"
+    );
 
     let engine = common::engine();
     let a = engine.enrol_rgb(&upright).unwrap();
-    let b = engine.enrol(&bytes).expect("the tagged, rotated JPEG enrols once turned upright");
+    let b = engine
+        .enrol(&bytes)
+        .expect("the tagged, rotated JPEG enrols once turned upright");
     let sim = cosine(&a.embedding, &b.embedding);
     eprintln!("upright vs EXIF-rotated similarity {sim:.3}");
     assert!(sim > 0.8, "similarity {sim}");
@@ -65,7 +80,8 @@ fn every_container_format_decodes_to_the_same_picture() {
         DynamicImage::ImageRgb8(base.clone())
             .write_to(&mut Cursor::new(&mut bytes), format)
             .unwrap();
-        let decoded = decode(&bytes, &Limits::default()).unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        let decoded =
+            decode(&bytes, &Limits::default()).unwrap_or_else(|e| panic!("{format:?}: {e}"));
         assert_eq!(decoded.dimensions(), (w, h), "{format:?}");
     }
     // Grey and grey+alpha become RGB.
@@ -93,9 +109,16 @@ fn transparent_pixels_become_white() {
 
 #[test]
 fn broken_files_are_invalid_images() {
-    for file in ["hard/broken_files/truncated.jpg", "hard/broken_files/corrupted.png", "hard/broken_files/empty.png"] {
+    for file in [
+        "hard/broken_files/truncated.jpg",
+        "hard/broken_files/corrupted.png",
+        "hard/broken_files/empty.png",
+    ] {
         let err = decode(&common::read(file), &Limits::default()).unwrap_err();
-        assert!(matches!(err, FaceError::InvalidImage { .. }), "{file}: {err}");
+        assert!(
+            matches!(err, FaceError::InvalidImage { .. }),
+            "{file}: {err}"
+        );
         eprintln!("{file}: {err}");
     }
     // A valid JPEG cut in half.
@@ -122,7 +145,11 @@ fn png_header_only(w: u32, h: u32) -> Vec<u8> {
         for &b in bytes {
             crc ^= u32::from(b);
             for _ in 0..8 {
-                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc
@@ -143,7 +170,11 @@ fn decompression_bomb_is_refused_before_decoding() {
     let bomb = png_header_only(100_000, 100_000);
     let err = decode(&bomb, &Limits::default()).unwrap_err();
     match err {
-        FaceError::TooLarge { kind: SizeKind::Pixels, value, limit } => {
+        FaceError::TooLarge {
+            kind: SizeKind::Pixels,
+            value,
+            limit,
+        } => {
             assert_eq!(value, 10_000_000_000);
             assert_eq!(limit, 40_000_000);
         }
@@ -154,7 +185,20 @@ fn decompression_bomb_is_refused_before_decoding() {
 #[test]
 fn byte_limit_is_enforced() {
     let bytes = common::read("identities/barack_obama/1.jpg");
-    let limits = Limits { max_bytes: 1000, ..Limits::default() };
+    let limits = Limits {
+        max_bytes: 1000,
+        ..Limits::default()
+    };
     let err = decode(&bytes, &limits).unwrap_err();
-    assert!(matches!(err, FaceError::TooLarge { kind: SizeKind::Bytes, limit: 1000, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            FaceError::TooLarge {
+                kind: SizeKind::Bytes,
+                limit: 1000,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

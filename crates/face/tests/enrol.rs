@@ -11,7 +11,9 @@ fn hard_photos_get_their_expected_verdict() {
     let engine = common::engine();
     let mut wrong = Vec::new();
     for row in common::tsv("hard/labels.tsv") {
-        let (Some(file), Some(expected)) = (row.first(), row.get(3)) else { continue };
+        let (Some(file), Some(expected)) = (row.first(), row.get(3)) else {
+            continue;
+        };
         let bytes = common::read(format!("hard/{file}"));
         let result = engine.enrol(&bytes);
         let verdict = match &result {
@@ -70,23 +72,36 @@ fn most_identity_portraits_are_accepted() {
         }
     }
     let rate = accepted as f64 / total as f64;
-    eprintln!("identities/: {accepted}/{total} accepted ({:.1}%), rejections by reason: {reasons:?}", rate * 100.0);
-    assert!(rate >= 0.85, "only {:.1}% of identities/ accepted", rate * 100.0);
+    eprintln!(
+        "identities/: {accepted}/{total} accepted ({:.1}%), rejections by reason: {reasons:?}",
+        rate * 100.0
+    );
+    assert!(
+        rate >= 0.85,
+        "only {:.1}% of identities/ accepted",
+        rate * 100.0
+    );
 }
 
 #[test]
 fn rejection_lists_every_failed_check_and_serialises_codes() {
     let engine = common::engine();
-    let Err(FaceError::Rejected(issues)) = engine.enrol(&common::read("hard/no_face/landscape.jpg")) else {
+    let Err(FaceError::Rejected(issues)) =
+        engine.enrol(&common::read("hard/no_face/landscape.jpg"))
+    else {
         panic!("landscape must be rejected");
     };
     assert_eq!(issues.len(), 1);
     let json = serde_json::to_string(&issues).unwrap();
     assert!(json.contains("\"NO_FACE\""), "{json}");
 
-    let Err(FaceError::Rejected(issues)) = engine.enrol(&common::read("hard/multiple_faces/obama_biden_two_people.jpg"))
-    else {
+    let Err(FaceError::Rejected(issues)) = engine.enrol(&common::read(
+        "hard/multiple_faces/obama_biden_two_people.jpg",
+    )) else {
         panic!("two people must be rejected");
     };
-    assert!(issues.iter().any(|i| i.code.as_str() == "MULTIPLE_FACES"), "{issues:?}");
+    assert!(
+        issues.iter().any(|i| i.code.as_str() == "MULTIPLE_FACES"),
+        "{issues:?}"
+    );
 }

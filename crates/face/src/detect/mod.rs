@@ -52,9 +52,16 @@ pub struct Pass {
 
 impl Detector {
     /// Loads the detector model at `path`.
-    pub fn load(spec: &ModelSpec, path: &std::path::Path, threads: usize) -> Result<Self, FaceError> {
+    pub fn load(
+        spec: &ModelSpec,
+        path: &std::path::Path,
+        threads: usize,
+    ) -> Result<Self, FaceError> {
         if !matches!(spec.arch, Arch::Scrfd | Arch::Yunet) {
-            return Err(FaceError::Config(format!("model {} is not a detector", spec.id)));
+            return Err(FaceError::Config(format!(
+                "model {} is not a detector",
+                spec.id
+            )));
         }
         let session = crate::runtime::session(path, threads)?;
         let fixed = session.inputs().first().and_then(|input| {
@@ -90,7 +97,11 @@ impl Detector {
 
     /// Detects faces in the whole image; boxes and keypoints are in image pixels, sorted by
     /// descending score.
-    pub fn detect(&self, image: &RgbImage, cfg: &DetectConfig) -> Result<Vec<DetectedFace>, FaceError> {
+    pub fn detect(
+        &self,
+        image: &RgbImage,
+        cfg: &DetectConfig,
+    ) -> Result<Vec<DetectedFace>, FaceError> {
         let mut faces = Vec::new();
         for pass in self.plan(image.width(), image.height(), cfg) {
             faces.extend(self.run_pass(image, &pass, cfg.score_threshold)?);
@@ -99,7 +110,12 @@ impl Detector {
     }
 
     /// Runs one pass and maps its detections back to image pixels.
-    pub fn run_pass(&self, image: &RgbImage, pass: &Pass, threshold: f32) -> Result<Vec<DetectedFace>, FaceError> {
+    pub fn run_pass(
+        &self,
+        image: &RgbImage,
+        pass: &Pass,
+        threshold: f32,
+    ) -> Result<Vec<DetectedFace>, FaceError> {
         let region = resize_region(image, pass.src, pass.dst.0, pass.dst.1)?;
         let (cw, ch) = (pass.canvas.0 as usize, pass.canvas.1 as usize);
         let norm = Normalize {
@@ -141,7 +157,13 @@ impl Detector {
         Ok(faces)
     }
 
-    fn infer(&self, input: &[f32], w: usize, h: usize, threshold: f32) -> Result<Vec<DetectedFace>, FaceError> {
+    fn infer(
+        &self,
+        input: &[f32],
+        w: usize,
+        h: usize,
+        threshold: f32,
+    ) -> Result<Vec<DetectedFace>, FaceError> {
         let tensor = TensorRef::from_array_view(([1usize, 3, h, w], input))?;
         let mut session = self
             .session
@@ -167,7 +189,13 @@ impl Detector {
 
 /// Computes the detector passes for an image (see the module documentation).
 /// `dynamic`: the model accepts any input size (multiples of 32).
-pub fn plan(width: u32, height: u32, input: (u32, u32), dynamic: bool, cfg: &DetectConfig) -> Vec<Pass> {
+pub fn plan(
+    width: u32,
+    height: u32,
+    input: (u32, u32),
+    dynamic: bool,
+    cfg: &DetectConfig,
+) -> Vec<Pass> {
     let (iw, ih) = (f64::from(input.0), f64::from(input.1));
     let (w, h) = (f64::from(width), f64::from(height));
     let pad = f64::from(cfg.pad_fraction.max(0.0));
@@ -180,18 +208,32 @@ pub fn plan(width: u32, height: u32, input: (u32, u32), dynamic: bool, cfg: &Det
     if dynamic {
         scale = scale.min((320.0 / padded).max(1.0));
     }
-    let (dw, dh) = (((w * scale).round() as u32).max(1), ((h * scale).round() as u32).max(1));
+    let (dw, dh) = (
+        ((w * scale).round() as u32).max(1),
+        ((h * scale).round() as u32).max(1),
+    );
     let canvas = if dynamic {
         let margin = 2.0 * pad * long * scale;
         let up32 = |v: f64| ((v / 32.0).ceil().max(1.0) as u32) * 32;
-        (up32(w * scale + margin).min(input.0), up32(h * scale + margin).min(input.1))
+        (
+            up32(w * scale + margin).min(input.0),
+            up32(h * scale + margin).min(input.1),
+        )
     } else {
         input
     };
     let mut passes = vec![Pass {
-        src: Rect { x: 0.0, y: 0.0, w, h },
+        src: Rect {
+            x: 0.0,
+            y: 0.0,
+            w,
+            h,
+        },
         dst: (dw, dh),
-        offset: ((canvas.0.saturating_sub(dw)) / 2, (canvas.1.saturating_sub(dh)) / 2),
+        offset: (
+            (canvas.0.saturating_sub(dw)) / 2,
+            (canvas.1.saturating_sub(dh)) / 2,
+        ),
         canvas,
         inner_edges: [false; 4],
     }];
@@ -263,7 +305,11 @@ mod tests {
         let cfg = DetectConfig::default();
         let p = plan(4000, 3000, (640, 640), true, &cfg);
         let tiles = &p[1..];
-        assert!(!tiles.is_empty() && tiles.len() <= cfg.max_tiles, "{}", tiles.len());
+        assert!(
+            !tiles.is_empty() && tiles.len() <= cfg.max_tiles,
+            "{}",
+            tiles.len()
+        );
         // Tiles cover the whole image.
         let right = tiles.iter().map(|t| t.src.x + t.src.w).fold(0.0, f64::max);
         let bottom = tiles.iter().map(|t| t.src.y + t.src.h).fold(0.0, f64::max);

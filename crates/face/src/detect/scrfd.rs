@@ -19,7 +19,12 @@ const STRIDES: [usize; 3] = [8, 16, 32];
 const ANCHORS: usize = 2;
 
 /// Decodes SCRFD outputs for an input of `width` x `height` into faces in input pixels.
-pub(crate) fn decode(outputs: &[Output], width: usize, height: usize, threshold: f32) -> Vec<DetectedFace> {
+pub(crate) fn decode(
+    outputs: &[Output],
+    width: usize,
+    height: usize,
+    threshold: f32,
+) -> Vec<DetectedFace> {
     let mut faces = Vec::new();
     for stride in STRIDES {
         let cols = width / stride;
@@ -41,14 +46,19 @@ pub(crate) fn decode(outputs: &[Output], width: usize, height: usize, threshold:
             let cell = i / ANCHORS;
             let cx = (cell % cols) as f32 * s;
             let cy = (cell / cols) as f32 * s;
-            let (Some(d), Some(k)) = (boxes.data.get(i * 4..i * 4 + 4), kps.data.get(i * 10..i * 10 + 10))
-            else {
+            let (Some(d), Some(k)) = (
+                boxes.data.get(i * 4..i * 4 + 4),
+                kps.data.get(i * 10..i * 10 + 10),
+            ) else {
                 continue;
             };
             let (&[l, t, r, b], &[k0, k1, k2, k3, k4, k5, k6, k7, k8, k9]) = (d, k) else {
                 continue;
             };
-            let p = |dx: f32, dy: f32| Point { x: cx + dx * s, y: cy + dy * s };
+            let p = |dx: f32, dy: f32| Point {
+                x: cx + dx * s,
+                y: cy + dy * s,
+            };
             faces.push(DetectedFace {
                 bbox: BBox::from_corners(cx - l * s, cy - t * s, cx + r * s, cy + b * s),
                 score,

@@ -25,9 +25,12 @@ pub(crate) fn decode(
                 .find(|(o, t)| *o == name && t.data.len() == n * k)
                 .map(|(_, t)| t)
         };
-        let (Some(cls), Some(obj), Some(bbox), Some(kps)) =
-            (find("cls", 1), find("obj", 1), find("bbox", 4), find("kps", 10))
-        else {
+        let (Some(cls), Some(obj), Some(bbox), Some(kps)) = (
+            find("cls", 1),
+            find("obj", 1),
+            find("bbox", 4),
+            find("kps", 10),
+        ) else {
             continue;
         };
         let s = stride as f32;
@@ -48,9 +51,17 @@ pub(crate) fn decode(
             let cy = (row + by) * s;
             let w = bw.exp() * s;
             let h = bh.exp() * s;
-            let p = |kx: f32, ky: f32| Point { x: (kx + col) * s, y: (ky + row) * s };
+            let p = |kx: f32, ky: f32| Point {
+                x: (kx + col) * s,
+                y: (ky + row) * s,
+            };
             faces.push(DetectedFace {
-                bbox: BBox { x: cx - w / 2.0, y: cy - h / 2.0, w, h },
+                bbox: BBox {
+                    x: cx - w / 2.0,
+                    y: cy - h / 2.0,
+                    w,
+                    h,
+                },
                 score,
                 landmarks: [p(k0, k1), p(k2, k3), p(k4, k5), p(k6, k7), p(k8, k9)],
             });

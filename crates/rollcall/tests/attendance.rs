@@ -433,7 +433,10 @@ async fn saturated_pool_refuses_at_once() {
     // A ticket still runs its photo: the empty file is refused by the decoder, not the pool.
     let err = vision.enrol(third, Vec::new()).await.unwrap_err();
     assert!(
-        matches!(err, rollcall::vision::VisionError::Face(rollcall_face::FaceError::InvalidImage { .. })),
+        matches!(
+            err,
+            rollcall::vision::VisionError::Face(rollcall_face::FaceError::InvalidImage { .. })
+        ),
         "{err:?}"
     );
     drop(second);

@@ -264,7 +264,10 @@ mod tests {
             ])
         );
         let detail = body["detail"].as_str().unwrap();
-        assert!(detail.contains("turned") && detail.contains("dark"), "{detail}");
+        assert!(
+            detail.contains("turned") && detail.contains("dark"),
+            "{detail}"
+        );
     }
 
     #[tokio::test]
@@ -281,8 +284,8 @@ mod tests {
         };
         let r = PhotoError::from(VisionError::Face(too_large)).into_response();
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        let r = PhotoError::from(VisionError::Face(FaceError::Runtime("onnx".into())))
-            .into_response();
+        let r =
+            PhotoError::from(VisionError::Face(FaceError::Runtime("onnx".into()))).into_response();
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body(r).await["detail"], "Internal Server Error");
     }

@@ -45,11 +45,24 @@ impl Recognizer {
             )));
         }
         let session = crate::runtime::session(path, threads)?;
-        let max_batch = match spec.batch {
-            Some(0) => 32,
-            Some(n) => n,
-            None => 1,
+        // The graph decides: a fixed leading dimension is the batch size, a symbolic one means
+        // any batch (the manifest's `batch` is documentation, checked here).
+        let graph_batch = session.inputs().first().and_then(|input| {
+            input
+                .dtype()
+                .tensor_shape()
+                .and_then(|s| s.first().copied())
+        });
+        let max_batch = match graph_batch {
+            Some(n) if n > 0 => n as usize,
+            _ => 32,
         };
+        if let Some(declared) = spec.batch
+            && declared != 0
+            && declared != max_batch
+        {
+            tracing::warn!(model = %spec.id, declared, max_batch, "manifest batch differs from the graph");
+        }
         Ok(Self {
             template: spec.template.unwrap_or(ARCFACE_TEMPLATE),
             size: spec.input_size[0],

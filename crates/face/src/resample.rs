@@ -76,6 +76,9 @@ pub fn pack_chw(
 ) {
     let plane = canvas_w * canvas_h;
     let (iw, ih) = (image.width() as usize, image.height() as usize);
+    if iw == 0 || ih == 0 || plane == 0 {
+        return;
+    }
     let copy_w = iw.min(canvas_w.saturating_sub(off_x));
     let copy_h = ih.min(canvas_h.saturating_sub(off_y));
     let (c0, c2) = match norm.color {

@@ -412,3 +412,51 @@ async fn csv_and_report_sqlite() {
 async fn csv_and_report_postgres() {
     csv_and_report(Backend::PostgresRedis).await;
 }
+
+/// The inference pool refuses photos beyond `workers + queue` at once (503 upstream).
+#[tokio::test]
+async fn saturated_pool_refuses_at_once() {
+    let mut settings = rollcall::config::Settings::with_data_dir(std::env::temp_dir());
+    settings.vision.model_dir = testkit::paths::model_dir();
+    settings.vision.workers = 1;
+    settings.vision.queue = 1;
+    let vision = rollcall::app::load_vision(&settings).await.unwrap();
+    let first = vision.admit().unwrap();
+    let second = vision.admit().unwrap();
+    let refused = vision.admit().unwrap_err();
+    assert!(
+        matches!(refused, rollcall::vision::VisionError::Busy { retry_after } if retry_after.as_secs() >= 1),
+        "{refused:?}"
+    );
+    drop(first);
+    let third = vision.admit().unwrap();
+    // A ticket still runs its photo: the empty file is refused by the decoder, not the pool.
+    let err = vision.enrol(third, Vec::new()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            rollcall::vision::VisionError::Face(rollcall_face::FaceError::InvalidImage { .. })
+        ),
+        "{err:?}"
+    );
+    drop(second);
+}
+
+/// A missing model file stops the start with a message that says how to get it.
+#[tokio::test]
+async fn missing_models_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = rollcall::config::Settings::with_data_dir(dir.path());
+    settings.bind = "127.0.0.1:0".parse().unwrap();
+    settings.jwt_secret = Some(rollcall::config::Secret::new(common::JWT_SECRET));
+    settings.vision.model_dir = dir.path().join("no-models-here");
+    let err = rollcall::app::Application::build(settings)
+        .await
+        .err()
+        .expect("the server must not start without models")
+        .to_string();
+    assert!(
+        err.contains("face engine") && err.contains("no-models-here"),
+        "unclear start-up error: {err}"
+    );
+}

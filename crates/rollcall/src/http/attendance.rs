@@ -211,9 +211,8 @@ async fn mark_attendance(
     }
     let recognition = state
         .vision
-        .recognise(upload.ticket, photo.to_vec(), roster)
+        .recognise(upload.ticket, Vec::from(photo), roster)
         .await?;
-    drop(photo);
     if recognition.faces.is_empty() {
         return Err(ApiError::BadRequest("No faces detected in the image".to_owned()).into());
     }

@@ -170,8 +170,8 @@ async fn add_student(
         return Err(roll_no_taken(&roll_no).into());
     }
 
-    let enrolment = state.vision.enrol(upload.ticket, image.to_vec()).await?;
-    drop(image);
+    // The photo moves into the engine and is dropped there: it is never stored.
+    let enrolment = state.vision.enrol(upload.ticket, Vec::from(image)).await?;
 
     let model_id = state.vision.recognizer_id();
     let roster = state.store.roster(teacher, model_id).await?;

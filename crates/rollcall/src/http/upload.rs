@@ -216,3 +216,77 @@ fn reason_phrase(code: ReasonCode) -> &'static str {
         ReasonCode::LowDetectionScore => "the face is not clearly visible",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(response: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn busy_is_503_with_retry_after() {
+        let r = PhotoError::from(VisionError::Busy {
+            retry_after: Duration::from_secs(5),
+        })
+        .into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "5");
+        assert!(body(r).await["detail"].is_string());
+    }
+
+    #[tokio::test]
+    async fn rejection_is_422_with_reasons() {
+        let issues = vec![
+            QualityIssue {
+                code: ReasonCode::HeadTurned,
+                value: 48.5,
+                limit: 35.0,
+            },
+            QualityIssue {
+                code: ReasonCode::TooDark,
+                value: 20.0,
+                limit: 50.0,
+            },
+        ];
+        let r = PhotoError::from(VisionError::Face(FaceError::Rejected(issues))).into_response();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = body(r).await;
+        assert_eq!(
+            body["reasons"],
+            serde_json::json!([
+                {"code": "HEAD_TURNED", "value": 48.5, "limit": 35.0},
+                {"code": "TOO_DARK", "value": 20.0, "limit": 50.0},
+            ])
+        );
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("turned") && detail.contains("dark"),
+            "{detail}"
+        );
+    }
+
+    #[tokio::test]
+    async fn engine_errors_map_to_client_or_server_errors() {
+        let invalid = FaceError::InvalidImage {
+            reason: "truncated".into(),
+        };
+        let r = PhotoError::from(VisionError::Face(invalid)).into_response();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let too_large = FaceError::TooLarge {
+            kind: rollcall_face::SizeKind::Pixels,
+            value: 10,
+            limit: 1,
+        };
+        let r = PhotoError::from(VisionError::Face(too_large)).into_response();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let r =
+            PhotoError::from(VisionError::Face(FaceError::Runtime("onnx".into()))).into_response();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body(r).await["detail"], "Internal Server Error");
+    }
+}

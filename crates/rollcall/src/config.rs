@@ -241,6 +241,10 @@ pub struct SettingsLayer {
     /// Minimum similarity gap between the matched student and the next best [default: 0.05].
     #[arg(long, env = "ROLLCALL_MATCH_MARGIN", global = true)]
     pub match_margin: Option<f32>,
+    /// Similarity at or above which a new student's photo is refused as a face already
+    /// enrolled under another roll number [default: 0.5, never below the match threshold].
+    #[arg(long, env = "ROLLCALL_DUPLICATE_THRESHOLD", global = true)]
+    pub duplicate_threshold: Option<f32>,
 }
 
 impl SettingsLayer {
@@ -301,6 +305,7 @@ impl SettingsLayer {
                 .inference_queue_timeout_seconds
                 .or(lower.inference_queue_timeout_seconds),
             match_threshold: self.match_threshold.or(lower.match_threshold),
+            duplicate_threshold: self.duplicate_threshold.or(lower.duplicate_threshold),
             match_margin: self.match_margin.or(lower.match_margin),
         }
     }
@@ -349,6 +354,9 @@ pub struct VisionSettings {
     pub match_threshold: Option<f32>,
     /// Match margin.
     pub match_margin: f32,
+    /// Similarity at which an enrolment is refused as an already enrolled face. Stricter
+    /// than the match threshold: a false refusal blocks a teacher with no way round it.
+    pub duplicate_threshold: f32,
 }
 
 impl Default for VisionSettings {
@@ -363,6 +371,7 @@ impl Default for VisionSettings {
             queue_timeout: Duration::from_secs(30),
             match_threshold: None,
             match_margin: 0.05,
+            duplicate_threshold: 0.5,
         }
     }
 }
@@ -708,6 +717,15 @@ fn vision_settings(layer: &SettingsLayer) -> Result<(usize, Tz, VisionSettings),
             ));
         }
         v.match_threshold = Some(t);
+    }
+    if let Some(t) = layer.duplicate_threshold {
+        if !(t > -1.0 && t <= 1.0) {
+            return Err(invalid(
+                "ROLLCALL_DUPLICATE_THRESHOLD",
+                "must be between -1 and 1",
+            ));
+        }
+        v.duplicate_threshold = t;
     }
     if let Some(m) = layer.match_margin {
         if !(0.0..1.0).contains(&m) {

@@ -95,6 +95,7 @@ pub struct Vision {
     workers: Arc<Semaphore>,
     queue_timeout: Duration,
     threshold: f32,
+    duplicate_threshold: f32,
 }
 
 impl std::fmt::Debug for Vision {
@@ -147,6 +148,7 @@ impl Vision {
             workers: Arc::new(Semaphore::new(workers)),
             queue_timeout: v.queue_timeout,
             threshold,
+            duplicate_threshold: v.duplicate_threshold.max(threshold),
         }
     }
 
@@ -243,7 +245,7 @@ impl Vision {
         .await
     }
 
-    /// The roster entry most similar to `embedding`, when at or above the threshold
+    /// The roster entry most similar to `embedding`, when at or above the duplicate threshold
     /// (used to refuse enrolling the same face twice).
     pub fn closest<'a>(
         &self,
@@ -253,7 +255,7 @@ impl Vision {
         roster
             .iter()
             .map(|entry| (entry, cosine(embedding, &entry.embedding)))
-            .filter(|&(_, sim)| sim >= self.threshold)
+            .filter(|&(_, sim)| sim >= self.duplicate_threshold)
             .max_by(|a, b| a.1.total_cmp(&b.1))
     }
 

@@ -29,6 +29,9 @@ pub struct BenchOptions {
     pub face_counts: Vec<usize>,
     /// Runs per case; the median is reported.
     pub repeats: usize,
+    /// When set, every composed scene is also written there as `scene_<w>x<h>_<n>.jpg`, so
+    /// that other pipelines (scripts/original_stack_bench.sh) can be timed on the same photos.
+    pub save_scenes: Option<PathBuf>,
 }
 
 impl Default for BenchOptions {
@@ -42,6 +45,7 @@ impl Default for BenchOptions {
             sizes: vec![(4000, 3000), (1920, 1080)],
             face_counts: vec![10, 30, 60],
             repeats: 3,
+            save_scenes: None,
         }
     }
 }
@@ -167,6 +171,14 @@ pub fn run(opts: &BenchOptions) -> Result<String, FaceError> {
             DynamicImage::ImageRgb8(scene.image)
                 .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
                 .map_err(FaceError::runtime)?;
+            if let Some(dir) = &opts.save_scenes {
+                let path = dir.join(format!("scene_{w}x{h}_{n}.jpg"));
+                std::fs::create_dir_all(dir)
+                    .and_then(|()| std::fs::write(&path, &jpeg))
+                    .map_err(|e| {
+                        FaceError::Config(format!("cannot write {}: {e}", path.display()))
+                    })?;
+            }
             cases.push(Case {
                 name: format!("{w}x{h}"),
                 faces: scene.faces.len(),

@@ -31,6 +31,9 @@ pub struct BenchArgs {
     /// Runs per case (the median is reported).
     #[arg(long)]
     pub repeats: Option<usize>,
+    /// Also write the composed classroom scenes as JPEG files into this folder.
+    #[arg(long)]
+    pub save_scenes: Option<PathBuf>,
 }
 
 /// Runs the benchmark and prints its table.
@@ -46,6 +49,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
         faces_dir: args.faces_dir,
         threads: args.threads,
         repeats: args.repeats.unwrap_or(defaults.repeats),
+        save_scenes: args.save_scenes,
         ..defaults
     };
     match bench::run(&options) {

@@ -2,12 +2,10 @@
 //! preprocessing. Model choice is data, not code.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::error::FaceError;
 
@@ -236,22 +234,19 @@ pub fn verify_model_file(model_dir: &Path, spec: &ModelSpec) -> Result<PathBuf, 
     Ok(path)
 }
 
-/// sha256 of a file, lower-case hex.
+/// sha256 of a file, lower-case hex (the same hashing as `rollcall models fetch`).
 pub fn sha256_file(path: &Path) -> Result<String, FaceError> {
-    let mut file = std::fs::File::open(path)
-        .map_err(|e| FaceError::Config(format!("cannot open {}: {e}", path.display())))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(|e| FaceError::Config(format!("cannot read {}: {e}", path.display())))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(buf.get(..n).unwrap_or_default());
+    match crate::fetch::file_sha256(path) {
+        Ok(Some((sha256, _bytes))) => Ok(sha256),
+        Ok(None) => Err(FaceError::Config(format!(
+            "{} does not exist",
+            path.display()
+        ))),
+        Err(e) => Err(FaceError::Config(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
     }
-    Ok(hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]

@@ -33,7 +33,8 @@ pub use error::FetchError;
 pub use manifest::{ArchiveKind, Manifest, ModelEntry, SetEntry};
 
 use archive::Wanted;
-use staged::{StagedFile, file_sha256};
+use staged::StagedFile;
+pub(crate) use staged::file_sha256;
 
 /// How [`fetch_set`] reaches upstream.
 #[derive(Debug, Clone)]

@@ -267,6 +267,9 @@ async fn student_lifecycle(backend: Backend) {
             part(vec![0xFF; 3 * 1024 * 1024], "k.jpg", "image/jpeg"),
         )
         .await;
+    // The server did not read the rest of the body, so it closes the
+    // connection and says so: the client must not reuse it.
+    assert_eq!(r.headers()["connection"], "close");
     let body = expect(r, StatusCode::PAYLOAD_TOO_LARGE).await;
     assert!(body["detail"].is_string());
     // Not multipart: 415.

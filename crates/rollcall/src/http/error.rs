@@ -113,6 +113,12 @@ impl IntoResponse for ApiError {
                     (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1);
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
+            // The rest of an oversized body is never read: close the
+            // connection, so that a client does not send its next request on
+            // a connection the server is about to drop.
+            Self::PayloadTooLarge => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             _ => {}
         }
         response
@@ -202,6 +208,9 @@ mod tests {
         .into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[header::RETRY_AFTER], "42");
+        let r = ApiError::PayloadTooLarge.into_response();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(r.headers()[header::CONNECTION], "close");
         let r = ApiError::from(StoreError::Internal("secret detail".into())).into_response();
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }

@@ -115,8 +115,13 @@ impl Default for QualityConfig {
 /// Matching thresholds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MatchConfig {
-    /// Minimum cosine similarity for a match; `None` = the recognizer's manifest threshold.
+    /// Minimum cosine similarity for a match (a student marked present); `None` = the
+    /// recognizer's manifest `present_threshold`.
     pub threshold: Option<f32>,
+    /// Minimum cosine similarity for a suggestion: a face below the match threshold but at or
+    /// above this one is reported with the student it most likely is, for the teacher to
+    /// confirm; `None` = the recognizer's manifest `threshold` (its FAR 1e-3 point).
+    pub review_threshold: Option<f32>,
     /// Minimum gap between the matched student and the face's best other student.
     pub margin: f32,
 }
@@ -125,6 +130,7 @@ impl Default for MatchConfig {
     fn default() -> Self {
         Self {
             threshold: None,
+            review_threshold: None,
             margin: 0.05,
         }
     }

@@ -167,15 +167,21 @@ impl Engine {
             .transpose()
     }
 
-    /// Matching thresholds: the configured ones, the recognizer's manifest threshold otherwise.
+    /// Matching thresholds: the configured ones, the recognizer's manifest thresholds
+    /// otherwise. The suggestion floor never exceeds the match threshold.
     pub fn match_params(&self) -> MatchParams {
+        let matching = &self.config.matching;
+        let threshold = matching
+            .threshold
+            .unwrap_or_else(|| self.recognizer.default_present_threshold());
+        let review_threshold = matching
+            .review_threshold
+            .unwrap_or_else(|| self.recognizer.default_threshold())
+            .min(threshold);
         MatchParams {
-            threshold: self
-                .config
-                .matching
-                .threshold
-                .unwrap_or_else(|| self.recognizer.default_threshold()),
-            margin: self.config.matching.margin,
+            threshold,
+            review_threshold,
+            margin: matching.margin,
         }
     }
 

@@ -27,6 +27,6 @@ pub use config::{DetectConfig, EngineConfig, Limits, MatchConfig, QualityConfig}
 pub use engine::{Analysis, Assessment, Engine, Enrolment, FaceEmbedding};
 pub use error::{FaceError, SizeKind};
 pub use geometry::{BBox, DetectedFace, Point};
-pub use matching::{FaceMatch, MatchParams, RosterItem, match_faces};
+pub use matching::{FaceMatch, MatchParams, RosterItem, Suggestion, match_faces};
 pub use pose::HeadPose;
 pub use quality::{QualityIssue, QualityReport, ReasonCode};

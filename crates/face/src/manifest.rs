@@ -80,9 +80,14 @@ pub struct ModelSpec {
     /// Five-point alignment template in the 112x112 crop (recognizers).
     #[serde(default)]
     pub template: Option<[[f32; 2]; 5]>,
-    /// Default cosine acceptance threshold (recognizers).
+    /// Cosine similarity at which two faces are taken for the same person (recognizers):
+    /// the floor for a suggestion in attendance.
     #[serde(default)]
     pub threshold: Option<f32>,
+    /// Cosine similarity at which attendance marks a student present without asking
+    /// (recognizers); `threshold` when absent.
+    #[serde(default)]
+    pub present_threshold: Option<f32>,
     /// ONNX Runtime graph optimisation for this model. Measured, not assumed: the
     /// faceplugin recognizer runs about 3x slower with `all` than with `basic`.
     #[serde(default)]

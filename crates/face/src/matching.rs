@@ -17,10 +17,23 @@ pub struct RosterItem<'a> {
 /// Thresholds for [`match_faces`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MatchParams {
-    /// Minimum cosine similarity.
+    /// Minimum cosine similarity for a match (the student is taken to be present).
     pub threshold: f32,
+    /// Minimum cosine similarity for a suggestion: a face between this and `threshold` is
+    /// unknown but names the student it most likely is, for a person to confirm. Equal to
+    /// `threshold` for no suggestions.
+    pub review_threshold: f32,
     /// Minimum gap to the face's best similarity with any other student.
     pub margin: f32,
+}
+
+/// A student a face probably is, below the match threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Suggestion {
+    /// The student's key.
+    pub student: usize,
+    /// Cosine similarity.
+    pub similarity: f32,
 }
 
 /// The verdict for one face.
@@ -34,19 +47,23 @@ pub enum FaceMatch {
         /// Cosine similarity.
         similarity: f32,
     },
-    /// Nobody on the roster.
+    /// Nobody on the roster for certain.
     Unknown {
         /// Best similarity to any student (0 with an empty roster).
         best_similarity: f32,
+        /// The student this face most likely is, when its similarity reaches the review
+        /// threshold (and the margin) but not the match threshold.
+        suggestion: Option<Suggestion>,
     },
 }
 
 /// Matches every face to at most one student and every student to at most one face.
 ///
 /// A student's similarity is the maximum over their embeddings. The assignment maximises the
-/// total similarity over pairs at or above the threshold; a pair is accepted when its
-/// similarity is >= `threshold` and exceeds the face's best similarity to any other student by
-/// at least `margin`. Returns one entry per face, in order.
+/// total similarity over pairs at or above the review threshold; an assigned pair whose
+/// similarity also exceeds the face's best similarity to any other student by at least
+/// `margin` is a match from `threshold` up and a suggestion from `review_threshold` up.
+/// Returns one entry per face, in order.
 pub fn match_faces<F: AsRef<[f32]>>(
     faces: &[F],
     roster: &[RosterItem<'_>],
@@ -57,20 +74,15 @@ pub fn match_faces<F: AsRef<[f32]>>(
     students.dedup();
     let sims = similarity_matrix(faces, roster, &students);
     let best = |row: &[f32]| row.iter().copied().fold(0.0f32, f32::max);
+    let floor = params.review_threshold.min(params.threshold);
 
-    // Weights: similarity above the threshold, 0 otherwise, so sub-threshold pairs never steer
+    // Weights: similarity at or above the floor, 0 otherwise, so pairs below it never steer
     // the assignment.
     let weights: Vec<Vec<f64>> = sims
         .iter()
         .map(|row| {
             row.iter()
-                .map(|&s| {
-                    if s >= params.threshold {
-                        f64::from(s)
-                    } else {
-                        0.0
-                    }
-                })
+                .map(|&s| if s >= floor { f64::from(s) } else { 0.0 })
                 .collect()
         })
         .collect();
@@ -79,11 +91,13 @@ pub fn match_faces<F: AsRef<[f32]>>(
     sims.iter()
         .zip(assignment)
         .map(|(row, col)| {
+            let best_similarity = best(row);
             let unknown = FaceMatch::Unknown {
-                best_similarity: best(row),
+                best_similarity,
+                suggestion: None,
             };
             let Some(col) = col else { return unknown };
-            let Some(&sim) = row.get(col) else {
+            let (Some(&sim), Some(&student)) = (row.get(col), students.get(col)) else {
                 return unknown;
             };
             let other = row
@@ -93,12 +107,21 @@ pub fn match_faces<F: AsRef<[f32]>>(
                 .map(|(_, &s)| s)
                 .fold(f32::NEG_INFINITY, f32::max);
             let gap_ok = other == f32::NEG_INFINITY || sim - other >= params.margin;
-            match students.get(col) {
-                Some(&student) if sim >= params.threshold && gap_ok => FaceMatch::Matched {
+            if !gap_ok || sim < floor {
+                unknown
+            } else if sim >= params.threshold {
+                FaceMatch::Matched {
                     student,
                     similarity: sim,
-                },
-                _ => unknown,
+                }
+            } else {
+                FaceMatch::Unknown {
+                    best_similarity,
+                    suggestion: Some(Suggestion {
+                        student,
+                        similarity: sim,
+                    }),
+                }
             }
         })
         .collect()
@@ -301,13 +324,78 @@ mod tests {
         ];
         let params = MatchParams {
             threshold: 0.5,
+            review_threshold: 0.5,
             margin: 0.05,
         };
         let m = match_faces(&faces, &roster, &params);
         assert!(matches!(m[0], FaceMatch::Matched { student: 7, .. }));
-        assert!(matches!(m[1], FaceMatch::Unknown { .. }));
+        assert!(matches!(
+            m[1],
+            FaceMatch::Unknown {
+                suggestion: None,
+                ..
+            }
+        ));
         // Equally close to both students: fails the margin.
-        assert!(matches!(m[2], FaceMatch::Unknown { .. }));
+        assert!(matches!(
+            m[2],
+            FaceMatch::Unknown {
+                suggestion: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn between_the_thresholds_is_a_suggestion() {
+        let a = unit(&[1.0, 0.0, 0.0]);
+        let b = unit(&[0.0, 1.0, 0.0]);
+        let roster = [
+            RosterItem {
+                key: 1,
+                embedding: &a,
+            },
+            RosterItem {
+                key: 2,
+                embedding: &b,
+            },
+        ];
+        // cos = 0.6 with a, 0 with b; cos = 0.9 with b.
+        let faces = vec![unit(&[0.6, 0.0, 0.8]), unit(&[0.0, 0.9, 0.43589])];
+        let params = MatchParams {
+            threshold: 0.7,
+            review_threshold: 0.5,
+            margin: 0.05,
+        };
+        let m = match_faces(&faces, &roster, &params);
+        match m[0] {
+            FaceMatch::Unknown {
+                best_similarity,
+                suggestion:
+                    Some(Suggestion {
+                        student: 1,
+                        similarity,
+                    }),
+            } => {
+                assert!((similarity - 0.6).abs() < 1e-4);
+                assert_eq!(best_similarity, similarity);
+            }
+            other => panic!("expected a suggestion, got {other:?}"),
+        }
+        assert!(matches!(m[1], FaceMatch::Matched { student: 2, .. }));
+        // No review band: no suggestion.
+        let strict = MatchParams {
+            review_threshold: 0.7,
+            ..params
+        };
+        let m = match_faces(&faces, &roster, &strict);
+        assert!(matches!(
+            m[0],
+            FaceMatch::Unknown {
+                suggestion: None,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -318,13 +406,15 @@ mod tests {
             &[],
             &MatchParams {
                 threshold: 0.3,
+                review_threshold: 0.2,
                 margin: 0.05,
             },
         );
         assert_eq!(
             m,
             vec![FaceMatch::Unknown {
-                best_similarity: 0.0
+                best_similarity: 0.0,
+                suggestion: None,
             }]
         );
     }

@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use rollcall_face::{FaceError, FaceMatch, RosterItem};
+use rollcall_face::{FaceError, FaceMatch, RosterItem, Suggestion};
 
 /// Enrols the first `per_person` acceptable identity photos of every person: (name, embedding).
 pub fn enrol_roster(per_person: usize) -> Vec<(String, Vec<f32>)> {
@@ -43,6 +43,7 @@ fn group_photos() {
     let mut failures = Vec::new();
     let (mut labelled, mut found) = (0usize, 0usize);
     let (mut labelled_usable, mut found_usable, mut false_marks) = (0usize, 0usize, 0usize);
+    let (mut auto_marked, mut auto_usable, mut suggestions_wrong) = (0usize, 0usize, 0usize);
     for row in common::tsv("groups/labels.tsv") {
         let (Some(file), Some(present), Some(count)) = (row.first(), row.get(1), row.get(2)) else {
             continue;
@@ -57,12 +58,20 @@ fn group_photos() {
             .collect();
         let matches = engine.match_faces(&embeddings, &items);
         for m in &matches {
-            if let FaceMatch::Matched {
-                student,
-                similarity,
-            } = m
-            {
-                eprintln!("    {} {similarity:.3}", names[*student]);
+            match m {
+                FaceMatch::Matched {
+                    student,
+                    similarity,
+                } => eprintln!("    marked {} {similarity:.3}", names[*student]),
+                FaceMatch::Unknown {
+                    suggestion:
+                        Some(Suggestion {
+                            student,
+                            similarity,
+                        }),
+                    ..
+                } => eprintln!("    suggested {} {similarity:.3}", names[*student]),
+                FaceMatch::Unknown { .. } => {}
             }
         }
         let marked: BTreeSet<&str> = matches
@@ -72,13 +81,30 @@ fn group_photos() {
                 FaceMatch::Unknown { .. } => None,
             })
             .collect();
+        let suggested: BTreeSet<&str> = matches
+            .iter()
+            .filter_map(|m| match m {
+                FaceMatch::Unknown {
+                    suggestion: Some(s),
+                    ..
+                } => names.get(s.student).copied(),
+                _ => None,
+            })
+            .collect();
         let expected: BTreeSet<&str> = present.split(',').filter(|s| !s.is_empty()).collect();
-        let missing: Vec<&&str> = expected.difference(&marked).collect();
+        // Found: marked, or suggested to the teacher as the right person.
+        let found_set: BTreeSet<&str> = marked.union(&suggested).copied().collect();
+        let missing: Vec<&&str> = expected.difference(&found_set).collect();
         let intruders: Vec<&&str> = marked.difference(&expected).collect();
+        let wrong_suggestions: Vec<&&str> = suggested.difference(&expected).collect();
+        let marked_right = marked.intersection(&expected).count();
+        auto_marked += marked_right;
+        suggestions_wrong += wrong_suggestions.len();
         labelled += expected.len();
         found += expected.len() - missing.len();
         eprintln!(
-            "{file:<28} faces {:>2} (expected {count:>7}) missing {missing:?} unlisted {intruders:?}",
+            "{file:<28} faces {:>2} (expected {count:>7}) missing {missing:?} unlisted {intruders:?} \
+             wrong suggestions {wrong_suggestions:?}",
             analysis.faces.len()
         );
         false_marks += intruders.len();
@@ -86,6 +112,7 @@ fn group_photos() {
         if *file != "friends_cast_tiny.jpg" {
             labelled_usable += expected.len();
             found_usable += expected.len() - missing.len();
+            auto_usable += marked_right;
         }
         if let Ok(n) = count.parse::<usize>() {
             let ok = if file.starts_with("dlib_") {
@@ -102,21 +129,29 @@ fn group_photos() {
         }
     }
     eprintln!(
-        "labelled people found: {found}/{labelled} ({found_usable}/{labelled_usable} without the \
-         300x168 photo); people marked who are not in the photo: {false_marks}"
+        "labelled people found (marked or suggested): {found}/{labelled} ({found_usable}/\
+         {labelled_usable} without the 300x168 photo), marked present without asking: \
+         {auto_marked}; people marked who are not in the photo: {false_marks}; suggestions \
+         naming someone not in the photo: {suggestions_wrong}"
     );
-    // fr_feature's impostor tail overlaps its genuine scores (MANIFEST.md: TAR 0.928 at FAR
-    // 1e-3): a few errors over ~100 unknown faces x 51 students are expected at the default
-    // threshold.
+    // Marking present is held to the issue's bar: nobody who is not in the photo. Faces
+    // between the review and the match threshold are suggestions a teacher confirms.
     let recall = found_usable as f64 / labelled_usable as f64;
     if recall < 0.9 {
         failures.push(format!(
             "only {found_usable}/{labelled_usable} labelled people found"
         ));
     }
-    if false_marks > 2 {
+    // Most people are marked without the teacher's help.
+    let auto = auto_usable as f64 / labelled_usable as f64;
+    if auto < 0.8 {
         failures.push(format!(
-            "{false_marks} people marked who are not in their photo"
+            "only {auto_usable}/{labelled_usable} labelled people marked without asking"
+        ));
+    }
+    if false_marks > 0 {
+        failures.push(format!(
+            "{false_marks} people marked present who are not in their photo"
         ));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -7,7 +7,6 @@ use rollcall_face::embed::cosine;
 #[test]
 fn rank1_and_false_accepts_on_identities() {
     let engine = common::engine();
-    let threshold = engine.match_params().threshold;
     let mut gallery: Vec<(String, Vec<f32>)> = Vec::new();
     let mut probes: Vec<(String, Vec<f32>)> = Vec::new();
     for (person, photos) in common::identities() {
@@ -31,10 +30,12 @@ fn rank1_and_false_accepts_on_identities() {
             }
         }
     }
+    // The recognizer's FAR 1e-3 point (the manifest's `threshold`, the suggestion floor) and
+    // the stricter threshold at which attendance marks present.
+    let params = engine.match_params();
     let mut rank1 = 0usize;
-    let mut rank1_above = 0usize;
-    let mut false_accepts = 0usize;
-    let mut impostor_pairs = 0usize;
+    let mut best_of_rank1: Vec<f32> = Vec::new();
+    let mut impostors: Vec<f32> = Vec::new();
     for (person, emb) in &probes {
         let mut best = (f32::MIN, "");
         for (g, ge) in &gallery {
@@ -43,33 +44,43 @@ fn rank1_and_false_accepts_on_identities() {
                 best = (s, g.as_str());
             }
             if g != person {
-                impostor_pairs += 1;
-                if s >= threshold {
-                    false_accepts += 1;
-                }
+                impostors.push(s);
             }
         }
         if best.1 == person {
             rank1 += 1;
-            if best.0 >= threshold {
-                rank1_above += 1;
-            }
+            best_of_rank1.push(best.0);
         }
     }
     let n = probes.len() as f64;
     let r1 = rank1 as f64 / n;
-    let r1_above = rank1_above as f64 / n;
-    let far = false_accepts as f64 / impostor_pairs.max(1) as f64;
+    let at = |threshold: f32| {
+        let above = best_of_rank1.iter().filter(|&&s| s >= threshold).count() as f64 / n;
+        let false_accepts = impostors.iter().filter(|&&s| s >= threshold).count();
+        let far = false_accepts as f64 / impostors.len().max(1) as f64;
+        eprintln!(
+            "  threshold {threshold:.3}: rank-1 above it {above:.3}, false accepts \
+             {false_accepts}/{} pairs ({far:.5})",
+            impostors.len()
+        );
+        (above, far)
+    };
     eprintln!(
-        "recognizer {}: {} people, {} probes, rank-1 {:.3}, rank-1 above threshold {threshold:.3}: {:.3}, \
-         false accepts {false_accepts}/{impostor_pairs} pairs ({far:.5})",
+        "recognizer {}: {} people, {} probes, rank-1 {r1:.3}",
         engine.recognizer_id(),
         gallery.len(),
         probes.len(),
-        r1,
-        r1_above
     );
+    let (above_review, far_review) = at(params.review_threshold);
+    let (_, far_present) = at(params.threshold);
     assert!(gallery.len() >= 50);
+    // MANIFEST.md measures fr_feature at rank-1 0.965 and 0.941 above its FAR 1e-3 threshold.
     assert!(r1 >= 0.94, "rank-1 {r1:.3}");
-    assert!(far <= 0.005, "false-accept rate {far:.5}");
+    assert!(
+        above_review >= 0.94,
+        "rank-1 above {:.3}: {above_review:.3}",
+        params.review_threshold
+    );
+    assert!(far_review <= 0.002, "false-accept rate {far_review:.5}");
+    assert!(far_present <= 0.0005, "false-accept rate {far_present:.5}");
 }

@@ -234,10 +234,15 @@ pub struct SettingsLayer {
     /// Seconds a photo may wait for a worker before the request gets 503 [default: 30].
     #[arg(long, env = "ROLLCALL_INFERENCE_QUEUE_TIMEOUT_SECONDS", global = true)]
     pub inference_queue_timeout_seconds: Option<u64>,
-    /// Minimum cosine similarity for a face to match a student [default: the recognizer's
-    /// threshold from the model manifest].
+    /// Minimum cosine similarity for a face to match a student, who is then marked present
+    /// [default: the recognizer's `present_threshold` from the model manifest].
     #[arg(long, env = "ROLLCALL_MATCH_THRESHOLD", global = true)]
     pub match_threshold: Option<f32>,
+    /// Minimum cosine similarity for a face below the match threshold to be reported with the
+    /// student it most likely is, for the teacher to confirm; never marked by itself
+    /// [default: the recognizer's `threshold` from the model manifest, its FAR 1e-3 point].
+    #[arg(long, env = "ROLLCALL_REVIEW_THRESHOLD", global = true)]
+    pub review_threshold: Option<f32>,
     /// Minimum similarity gap between the matched student and the next best [default: 0.05].
     #[arg(long, env = "ROLLCALL_MATCH_MARGIN", global = true)]
     pub match_margin: Option<f32>,
@@ -305,6 +310,7 @@ impl SettingsLayer {
                 .inference_queue_timeout_seconds
                 .or(lower.inference_queue_timeout_seconds),
             match_threshold: self.match_threshold.or(lower.match_threshold),
+            review_threshold: self.review_threshold.or(lower.review_threshold),
             duplicate_threshold: self.duplicate_threshold.or(lower.duplicate_threshold),
             match_margin: self.match_margin.or(lower.match_margin),
         }
@@ -350,8 +356,10 @@ pub struct VisionSettings {
     pub queue: usize,
     /// How long a photo may wait for a worker.
     pub queue_timeout: Duration,
-    /// Match threshold; None = the recognizer's manifest threshold.
+    /// Match threshold; None = the recognizer's manifest `present_threshold`.
     pub match_threshold: Option<f32>,
+    /// Suggestion threshold; None = the recognizer's manifest `threshold`.
+    pub review_threshold: Option<f32>,
     /// Match margin.
     pub match_margin: f32,
     /// Similarity at which an enrolment is refused as an already enrolled face. Stricter
@@ -370,6 +378,7 @@ impl Default for VisionSettings {
             queue: 8,
             queue_timeout: Duration::from_secs(30),
             match_threshold: None,
+            review_threshold: None,
             match_margin: 0.05,
             duplicate_threshold: 0.5,
         }
@@ -718,6 +727,15 @@ fn vision_settings(layer: &SettingsLayer) -> Result<(usize, Tz, VisionSettings),
         }
         v.match_threshold = Some(t);
     }
+    if let Some(t) = layer.review_threshold {
+        if !(t > -1.0 && t < 1.0) {
+            return Err(invalid(
+                "ROLLCALL_REVIEW_THRESHOLD",
+                "must be between -1 and 1",
+            ));
+        }
+        v.review_threshold = Some(t);
+    }
     if let Some(t) = layer.duplicate_threshold {
         if !(t > -1.0 && t <= 1.0) {
             return Err(invalid(
@@ -888,6 +906,10 @@ mod tests {
             },
             SettingsLayer {
                 match_threshold: Some(1.5),
+                ..Default::default()
+            },
+            SettingsLayer {
+                review_threshold: Some(-3.0),
                 ..Default::default()
             },
         ] {

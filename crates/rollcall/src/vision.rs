@@ -70,10 +70,13 @@ pub enum Verdict {
         /// Cosine similarity to the student's closest enrolled embedding.
         similarity: f32,
     },
-    /// Nobody on the roster (below the threshold or too close to call).
+    /// Nobody on the roster for certain (below the threshold or too close to call).
     Unknown {
         /// Best similarity to any student.
         best_similarity: f32,
+        /// The student it most likely is, between the review and the match threshold: for the
+        /// teacher to confirm, never marked by itself.
+        suggestion: Option<(StudentId, f32)>,
     },
 }
 
@@ -124,6 +127,7 @@ impl Vision {
             },
             matching: MatchConfig {
                 threshold: v.match_threshold,
+                review_threshold: v.review_threshold,
                 margin: v.match_margin,
             },
             ..EngineConfig::default()
@@ -228,11 +232,18 @@ impl Vision {
                             },
                             None => Verdict::Unknown {
                                 best_similarity: similarity,
+                                suggestion: None,
                             },
                         },
-                        FaceMatch::Unknown { best_similarity } => {
-                            Verdict::Unknown { best_similarity }
-                        }
+                        FaceMatch::Unknown {
+                            best_similarity,
+                            suggestion,
+                        } => Verdict::Unknown {
+                            best_similarity,
+                            suggestion: suggestion.and_then(|s| {
+                                students.get(s.student).map(|&id| (id, s.similarity))
+                            }),
+                        },
                     },
                 })
                 .collect();

@@ -98,7 +98,7 @@ pub struct RecognisedStudent {
     pub bbox: FaceBox,
 }
 
-/// A face that matched nobody.
+/// A face that matched nobody for certain.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UnknownFace {
     /// Where the face is in the photo.
@@ -106,6 +106,21 @@ pub struct UnknownFace {
     pub bbox: FaceBox,
     /// Best similarity to any student (below the threshold, or too close to call).
     pub best_similarity: f32,
+    /// The student this face most likely is, when its similarity lies between the review and
+    /// the match threshold. Not marked: the teacher confirms with
+    /// `PUT /attendance/{roll_no}/{date}`. Absent (null) otherwise.
+    pub suggestion: Option<Suggestion>,
+}
+
+/// A student a face probably is, for the teacher to confirm.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Suggestion {
+    /// Roll number.
+    pub roll_no: String,
+    /// Name.
+    pub name: String,
+    /// Cosine similarity to the enrolled face (below the match threshold).
+    pub similarity: f32,
 }
 
 /// A student, by roll number and name.
@@ -270,9 +285,19 @@ async fn mark_attendance(
                     response.already_present.push(recognised);
                 }
             }
-            Verdict::Unknown { best_similarity } => response.unknown_faces.push(UnknownFace {
+            Verdict::Unknown {
+                best_similarity,
+                suggestion,
+            } => response.unknown_faces.push(UnknownFace {
                 bbox: face.bbox.into(),
                 best_similarity,
+                suggestion: suggestion.and_then(|(id, similarity)| {
+                    by_id.get(&id).map(|s| Suggestion {
+                        roll_no: s.roll_no.clone(),
+                        name: s.name.clone(),
+                        similarity,
+                    })
+                }),
             }),
         }
     }

@@ -322,6 +322,51 @@ async fn code_is_void_after_five_wrong_tries() {
     .await;
 }
 
+/// A slow mail server makes sending a reset code take time; answering for an address with no
+/// account must take about as long, or the timing tells who has an account.
+#[tokio::test]
+async fn forgot_password_takes_as_long_for_an_unknown_address() {
+    let app = spawn(Backend::SqliteInProcess, |_| {}).await;
+    app.smtp.set_reply_delay(Duration::from_millis(50));
+    let email = unique_email();
+    app.create_account(&email, "timing-user", PASSWORD).await;
+
+    let started = std::time::Instant::now();
+    expect(
+        app.post("/forgot-password-send-otp", json!({ "email": email }))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let known = started.elapsed();
+    assert!(
+        app.mails_to(&email).len() >= 2,
+        "verification and reset mail"
+    );
+
+    let nobody = unique_email();
+    let started = std::time::Instant::now();
+    let body = expect(
+        app.post("/forgot-password-send-otp", json!({ "email": nobody }))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let unknown = started.elapsed();
+    assert_eq!(body["msg"], "Otp sent successfully to your email");
+    assert!(app.mails_to(&nobody).is_empty());
+    // Each send waits for several 50 ms replies; without the imitation the unknown address
+    // would answer in a few milliseconds.
+    assert!(
+        known >= Duration::from_millis(150),
+        "a send to the slow server took only {known:?}"
+    );
+    assert!(
+        unknown >= known / 2,
+        "unknown address answered in {unknown:?}, a real send took {known:?}"
+    );
+}
+
 #[tokio::test]
 async fn send_cooldown_and_unknown_email_for_forgot_password() {
     let app = spawn(Backend::SqliteInProcess, |_| {}).await;

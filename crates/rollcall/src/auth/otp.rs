@@ -3,7 +3,8 @@
 //! guesses, with a send cooldown per address.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use subtle::ConstantTimeEq;
@@ -48,17 +49,75 @@ pub fn generate_code() -> String {
     format!("{:06}", rand::rng().random_range(0..1_000_000u32))
 }
 
+/// How long sending a code takes (a moving average of the sends that succeeded), so that
+/// answering for an address that gets no mail can take as long: the response time must not
+/// tell whether an address has an account.
+#[derive(Debug, Default)]
+pub struct DeliveryTime {
+    /// Moving average in microseconds; 0 until the first send.
+    average_us: AtomicU64,
+}
+
+impl DeliveryTime {
+    /// Weight of the newest sample: 1/8.
+    const SHIFT: u32 = 3;
+
+    /// Adds one successful send's duration to the average.
+    pub fn record(&self, took: Duration) {
+        let sample = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        // A lost race between two updates only drops one sample: fine for an average.
+        let old = self.average_us.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            old - (old >> Self::SHIFT) + (sample >> Self::SHIFT)
+        };
+        self.average_us.store(new, Ordering::Relaxed);
+    }
+
+    /// The current average.
+    pub fn average(&self) -> Duration {
+        Duration::from_micros(self.average_us.load(Ordering::Relaxed))
+    }
+
+    /// The average, spread by +-20 % at random as real sends are.
+    pub fn imitation(&self) -> Duration {
+        self.average().mul_f64(rand::rng().random_range(0.8..1.2))
+    }
+}
+
 /// Issues, sends and checks one-time codes.
 #[derive(Clone)]
 pub struct OtpService {
     kv: Arc<dyn KeyValue>,
     settings: OtpSettings,
+    delivery: Arc<DeliveryTime>,
 }
 
 impl OtpService {
     /// A service storing codes in `kv` under the rules of `settings`.
     pub fn new(kv: Arc<dyn KeyValue>, settings: OtpSettings) -> Self {
-        Self { kv, settings }
+        Self {
+            kv,
+            settings,
+            delivery: Arc::default(),
+        }
+    }
+
+    /// How long sending a code takes, on average.
+    pub fn delivery_time(&self) -> &DeliveryTime {
+        &self.delivery
+    }
+
+    /// For an address that gets no code: starts the same cooldown [`OtpService::send`]
+    /// would, then takes about as long as a real send, so that neither the answer nor its
+    /// timing tells whether the address has an account.
+    pub async fn send_nothing(&self, purpose: Purpose, email: &str) -> Result<(), AuthError> {
+        let started = Instant::now();
+        self.start_cooldown(purpose, email).await?;
+        let wait = self.delivery.imitation().saturating_sub(started.elapsed());
+        tokio::time::sleep(wait).await;
+        Ok(())
     }
 
     /// How long codes stay valid.
@@ -92,6 +151,7 @@ impl OtpService {
         mailer: &dyn Mailer,
         compose: impl FnOnce(&str) -> Mail,
     ) -> Result<(), AuthError> {
+        let started = Instant::now();
         self.start_cooldown(purpose, email).await?;
         let code = generate_code();
         let stored = async {
@@ -116,6 +176,7 @@ impl OtpService {
             }
             return Err(e);
         }
+        self.delivery.record(started.elapsed());
         Ok(())
     }
 
@@ -156,6 +217,24 @@ fn codes_equal(stored: &str, given: &str) -> bool {
 mod tests {
     use super::*;
     use crate::auth::test_kv::MapKv;
+
+    #[test]
+    fn delivery_time_is_a_moving_average() {
+        let time = DeliveryTime::default();
+        assert_eq!(time.average(), Duration::ZERO);
+        assert_eq!(time.imitation(), Duration::ZERO);
+        time.record(Duration::from_millis(800));
+        assert_eq!(time.average(), Duration::from_millis(800));
+        for _ in 0..64 {
+            time.record(Duration::from_millis(400));
+        }
+        let average = time.average().as_millis();
+        assert!((399..=402).contains(&average), "{average}");
+        for _ in 0..100 {
+            let imitation = time.imitation().as_millis();
+            assert!((319..=481).contains(&imitation), "{imitation}");
+        }
+    }
     use crate::mail::MailError;
     use async_trait::async_trait;
     use std::sync::Mutex;

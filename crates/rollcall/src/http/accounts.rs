@@ -400,10 +400,10 @@ async fn forgot_password_send_otp(
             )
             .await?;
     } else {
-        // Same cooldown behaviour as for a real account, nothing sent.
+        // Same cooldown, and about as long as a real send takes: nothing sent.
         state
             .otp
-            .start_cooldown(Purpose::ResetPassword, email)
+            .send_nothing(Purpose::ResetPassword, email)
             .await?;
     }
     Ok(Json(Msg {

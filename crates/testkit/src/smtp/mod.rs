@@ -4,13 +4,14 @@
 //! MAIL FROM, RCPT TO, DATA (with dot-unstuffing), RSET, NOOP and QUIT, and records every
 //! message with its envelope, raw data and decoded plain-text body. Two switches simulate
 //! failures: [`SmtpServer::set_reject_all`] (5xx on RCPT TO) and
-//! [`SmtpServer::set_stall`] (accept connections, never answer).
+//! [`SmtpServer::set_stall`] (accept connections, never answer); a third makes it slow
+//! ([`SmtpServer::set_reply_delay`]), like a real mail server across a network.
 
 mod message;
 mod session;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ struct Shared {
     received: Notify,
     reject_all: AtomicBool,
     stall: AtomicBool,
+    reply_delay_ms: AtomicU64,
 }
 
 impl Shared {
@@ -116,6 +118,12 @@ impl SmtpServer {
     /// When on, every `RCPT TO` is refused with `550` (a permanent failure).
     pub fn set_reject_all(&self, on: bool) {
         self.shared.reject_all.store(on, Ordering::SeqCst);
+    }
+
+    /// Waits this long before every reply (0 by default).
+    pub fn set_reply_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared.reply_delay_ms.store(ms, Ordering::SeqCst);
     }
 
     /// When on, new connections are accepted but never answered (not even the greeting).

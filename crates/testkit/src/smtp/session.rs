@@ -47,6 +47,10 @@ impl Session {
     }
 
     async fn reply(&mut self, text: &str) -> std::io::Result<()> {
+        let delay = self.shared.reply_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
         self.io.get_mut().write_all(text.as_bytes()).await?;
         self.io.get_mut().write_all(b"\r\n").await?;
         self.io.get_mut().flush().await

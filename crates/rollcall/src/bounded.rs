@@ -12,8 +12,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::kv::{KeyValue, KvError};
 use crate::store::{
-    AutoMark, NewStudent, NewTeacher, RosterEntry, Store, StoreError, Student, StudentAttendance,
-    StudentId, Teacher, TeacherId,
+    Admission, AutoMark, NewStudent, NewTeacher, RosterEntry, Store, StoreError, Student,
+    StudentAttendance, StudentId, Teacher, TeacherId,
 };
 
 /// A [`KeyValue`] whose calls fail with [`KvError::Unavailable`] after `timeout`, and whose
@@ -136,12 +136,14 @@ impl Store for BoundedStore {
     async fn delete_teacher(&self, id: TeacherId) -> Result<bool, StoreError> {
         self.bounded(self.inner.delete_teacher(id)).await
     }
-    async fn create_student(
+    async fn create_student_if(
         &self,
         teacher: TeacherId,
         new: NewStudent<'_>,
+        admit: Admission<'_>,
     ) -> Result<Student, StoreError> {
-        self.bounded(self.inner.create_student(teacher, new)).await
+        self.bounded(self.inner.create_student_if(teacher, new, admit))
+            .await
     }
     async fn list_students(&self, teacher: TeacherId) -> Result<Vec<Student>, StoreError> {
         self.bounded(self.inner.list_students(teacher)).await

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use rollcall::store::{
-    self, AutoMark, NewStudent, NewTeacher, PostgresStore, SqliteStore, Store, StoreError,
-    StoreOptions, Student, StudentId, Teacher, TeacherId,
+    self, AutoMark, NewStudent, NewTeacher, PostgresStore, RosterEntry, SqliteStore, Store,
+    StoreError, StoreOptions, Student, StudentId, Teacher, TeacherId,
 };
 
 /// A store under test plus raw access for checks the trait does not expose.
@@ -129,6 +129,7 @@ store_suite!(
     cross_teacher_isolation,
     mark_present_is_idempotent,
     mark_present_concurrent_calls_insert_once,
+    admission_sees_concurrent_enrolments,
     manual_set_and_clear,
     attendance_dates_sorted,
     attendance_range_bounds,
@@ -539,6 +540,60 @@ async fn mark_present_concurrent_calls_insert_once(h: Harness) {
             Some(vec![day(5)])
         );
     }
+}
+
+/// Eight enrolments of one face under eight roll numbers at the same moment, each admitted
+/// only if the face is not on the roster yet: exactly one gets in.
+async fn admission_sees_concurrent_enrolments(h: Harness) {
+    let t = teacher(h.store(), "alice").await;
+    let face = Arc::new(embedding(7));
+    let mut tasks = Vec::new();
+    for roll in 1..=8 {
+        let store = Arc::clone(&h.store);
+        let face = Arc::clone(&face);
+        tasks.push(tokio::spawn(async move {
+            let admit = |roster: &[RosterEntry]| {
+                // Widen the window between reading the roster and inserting.
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                match roster.iter().find(|e| e.embedding == *face) {
+                    Some(twin) => Err(format!("already enrolled as {}", twin.roll_no)),
+                    None => Ok(()),
+                }
+            };
+            let roll_no = roll.to_string();
+            store
+                .create_student_if(
+                    t.id,
+                    NewStudent {
+                        name: "Twin",
+                        roll_no: &roll_no,
+                        model_id: "arcface-r100",
+                        embedding: &face,
+                    },
+                    &admit,
+                )
+                .await
+        }));
+    }
+    let mut admitted = Vec::new();
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(student) => admitted.push(student.roll_no),
+            Err(StoreError::Refused(reason)) => {
+                assert!(reason.starts_with("already enrolled as "), "{reason}");
+                refused += 1;
+            }
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(admitted.len(), 1, "admitted {admitted:?}");
+    assert_eq!(refused, 7);
+    assert_eq!(h.count("students").await, 1);
+    assert_eq!(h.count("student_embeddings").await, 1);
+    // A refusal changes nothing; another face still gets in.
+    student(h.store(), t.id, "9").await;
+    assert_eq!(h.count("students").await, 2);
 }
 
 async fn manual_set_and_clear(h: Harness) {

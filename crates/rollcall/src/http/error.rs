@@ -134,6 +134,7 @@ impl From<StoreError> for ApiError {
                 Self::Unavailable("database unavailable")
             }
             StoreError::Internal(cause) => Self::Internal(format!("database: {cause}")),
+            StoreError::Refused(reason) => Self::Conflict(reason),
         }
     }
 }

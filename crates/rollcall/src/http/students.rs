@@ -13,7 +13,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::upload::{PhotoError, PhotoUpload, RejectionBody};
 use crate::app::AppState;
-use crate::store::{NewStudent, StoreError};
+use crate::store::{NewStudent, RosterEntry, StoreError};
 
 /// Longest accepted student name, in characters.
 pub const MAX_NAME_LEN: usize = 100;
@@ -174,25 +174,31 @@ async fn add_student(
     let enrolment = state.vision.enrol(upload.ticket, Vec::from(image)).await?;
 
     let model_id = state.vision.recognizer_id();
-    let roster = state.store.roster(teacher, model_id).await?;
-    if let Some((twin, similarity)) = state.vision.closest(&enrolment.embedding, &roster) {
-        tracing::info!(similarity, "refused a face already enrolled");
-        return Err(ApiError::Conflict(format!(
-            "This face is already enrolled as roll number {} ({})",
-            twin.roll_no, twin.name
-        ))
-        .into());
-    }
+    // Checked against the roster inside the insert's transaction, under a lock on the
+    // teacher: two uploads of one face at the same moment cannot both get in.
+    let vision = &state.vision;
+    let embedding = enrolment.embedding.as_slice();
+    let admit = |roster: &[RosterEntry]| match vision.closest(embedding, roster) {
+        Some((twin, similarity)) => {
+            tracing::info!(similarity, "refused a face already enrolled");
+            Err(format!(
+                "This face is already enrolled as roll number {} ({})",
+                twin.roll_no, twin.name
+            ))
+        }
+        None => Ok(()),
+    };
     let student = state
         .store
-        .create_student(
+        .create_student_if(
             teacher,
             NewStudent {
                 name: &name,
                 roll_no: &roll_no,
                 model_id,
-                embedding: &enrolment.embedding,
+                embedding,
             },
+            &admit,
         )
         .await
         .map_err(|e| match e {

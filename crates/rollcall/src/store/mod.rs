@@ -72,7 +72,14 @@ pub enum StoreError {
     /// Anything else: a bug or corrupted data. Logged, never shown to clients.
     #[error("database error: {0}")]
     Internal(String),
+    /// The caller's admission check refused the change; the payload says why, for the
+    /// client (see [`Store::create_student_if`]).
+    #[error("{0}")]
+    Refused(String),
 }
+
+/// Decides from a teacher's roster whether a new student may join it: `Err(reason)` refuses.
+pub type Admission<'a> = &'a (dyn Fn(&[RosterEntry]) -> Result<(), String> + Send + Sync);
 
 /// A teacher account.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,6 +187,18 @@ pub trait Store: Send + Sync + 'static {
         &self,
         teacher: TeacherId,
         new: NewStudent<'_>,
+    ) -> Result<Student, StoreError> {
+        self.create_student_if(teacher, new, &|_| Ok(())).await
+    }
+    /// Like [`Store::create_student`], decided under a lock on the teacher: `admit` sees the
+    /// teacher's roster for `new.model_id` inside the transaction, and its `Err(reason)`
+    /// refuses the student with [`StoreError::Refused`]. Two enrolments for one teacher are
+    /// serialised, so neither is admitted on a roster that lacks the other.
+    async fn create_student_if(
+        &self,
+        teacher: TeacherId,
+        new: NewStudent<'_>,
+        admit: Admission<'_>,
     ) -> Result<Student, StoreError>;
     /// Sorted by roll number, numeric-aware ("2" before "10").
     async fn list_students(&self, teacher: TeacherId) -> Result<Vec<Student>, StoreError>;

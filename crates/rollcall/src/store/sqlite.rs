@@ -19,8 +19,8 @@ use super::rows::{
     to_stored_precision,
 };
 use super::{
-    AutoMark, NewStudent, NewTeacher, RosterEntry, Store, StoreError, StoreOptions, Student,
-    StudentAttendance, StudentId, Teacher, TeacherId, embedding_bytes,
+    Admission, AutoMark, NewStudent, NewTeacher, RosterEntry, Store, StoreError, StoreOptions,
+    Student, StudentAttendance, StudentId, Teacher, TeacherId, embedding_bytes,
 };
 
 /// How long a statement waits for another connection's write lock.
@@ -216,16 +216,25 @@ impl Store for SqliteStore {
         Ok(email.is_some())
     }
 
-    async fn create_student(
+    async fn create_student_if(
         &self,
         teacher: TeacherId,
         new: NewStudent<'_>,
+        admit: Admission<'_>,
     ) -> Result<Student, StoreError> {
         const CONTEXT: &str = "creating a student";
         let dim = i32::try_from(new.embedding.len())
             .map_err(|_| StoreError::Internal(format!("{CONTEXT}: embedding too long")))?;
         let created = now();
-        let mut tx = self.pool.begin().await.map_err(db_err(CONTEXT))?;
+        // IMMEDIATE takes the write lock first: enrolments wait for each other (busy
+        // timeout) instead of both reading a roster that lacks the other.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err(CONTEXT))?;
+        let roster = roster_on(&mut *tx, teacher, new.model_id).await?;
+        admit(&roster).map_err(StoreError::Refused)?;
         let row: StudentRow = sqlx::query_as(
             "INSERT INTO students (teacher_id, name, roll_no, created_at) VALUES (?1, ?2, ?3, ?4)
              RETURNING id, name, roll_no, created_at",
@@ -325,18 +334,7 @@ impl Store for SqliteStore {
         teacher: TeacherId,
         model_id: &str,
     ) -> Result<Vec<RosterEntry>, StoreError> {
-        let rows: Vec<RosterRow> = sqlx::query_as(
-            "SELECT s.id AS student_id, s.roll_no, s.name, e.dim, e.embedding
-             FROM student_embeddings e JOIN students s ON s.id = e.student_id
-             WHERE s.teacher_id = ?1 AND e.model_id = ?2
-             ORDER BY s.id, e.id",
-        )
-        .bind(teacher)
-        .bind(model_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("reading the roster"))?;
-        rows.into_iter().map(RosterEntry::try_from).collect()
+        roster_on(&self.pool, teacher, model_id).await
     }
 
     async fn mark_present(
@@ -468,4 +466,27 @@ impl Store for SqliteStore {
         .map_err(db_err("reading attendance"))?;
         Ok(rows::group_attendance(rows))
     }
+}
+
+/// The teacher's embeddings of one model, on a pool or inside a transaction.
+async fn roster_on<'e, E>(
+    executor: E,
+    teacher: TeacherId,
+    model_id: &str,
+) -> Result<Vec<RosterEntry>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    let rows: Vec<RosterRow> = sqlx::query_as(
+        "SELECT s.id AS student_id, s.roll_no, s.name, e.dim, e.embedding
+         FROM student_embeddings e JOIN students s ON s.id = e.student_id
+         WHERE s.teacher_id = ?1 AND e.model_id = ?2
+         ORDER BY s.id, e.id",
+    )
+    .bind(teacher)
+    .bind(model_id)
+    .fetch_all(executor)
+    .await
+    .map_err(db_err("reading the roster"))?;
+    rows.into_iter().map(RosterEntry::try_from).collect()
 }

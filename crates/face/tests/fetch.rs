@@ -163,7 +163,7 @@ impl Mirror {
 }
 
 fn built_in() -> Manifest {
-    Manifest::built_in().unwrap()
+    Manifest::embedded().unwrap()
 }
 
 // ------------------------------------------------------------------------- the real registry
@@ -417,9 +417,15 @@ fn tgz_manifest() -> Manifest {
     let text = r#"
         [[model]]
         id = "scrfd_2.5g"
+        role = "detector"
+        arch = "scrfd"
         file = "scrfd/det_2.5g.onnx"
         bytes = 3292009
         sha256 = "041f73f47371333d1d17a6fee6c8ab4e6aecabefe398ff32cca4e2d5eaee0af9"
+        input_size = [640, 640]
+        color = "rgb"
+        mean = 127.5
+        std = 128.0
         set = "pack"
 
         [[set]]

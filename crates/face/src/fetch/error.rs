@@ -3,44 +3,17 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::manifest::ManifestError;
+
 /// Why reading the manifest, downloading a set or installing its files failed.
 ///
 /// Every variant names what it was working on (the manifest, the URL, the archive entry or the
 /// model file) so that the message alone tells an operator what to look at.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// The manifest file could not be read.
-    #[error("cannot read the model manifest {path}: {source}")]
-    ManifestRead {
-        /// The manifest path.
-        path: PathBuf,
-        /// The underlying I/O error.
-        source: io::Error,
-    },
-    /// The manifest is not valid TOML or does not have the expected shape.
-    #[error("cannot parse the model manifest ({origin}): {source}")]
-    ManifestParse {
-        /// Where the manifest came from (a path, or "built-in").
-        origin: String,
-        /// The parser's error.
-        source: Box<toml::de::Error>,
-    },
-    /// The manifest parses but is inconsistent (unsafe path, bad checksum, dangling reference).
-    #[error("invalid model manifest ({origin}): {reason}")]
-    ManifestInvalid {
-        /// Where the manifest came from (a path, or "built-in").
-        origin: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// No `[[set]]` of that name in the manifest.
-    #[error("unknown model set {set:?}; the manifest has: {known}")]
-    UnknownSet {
-        /// The requested set.
-        set: String,
-        /// The names of the sets the manifest has, comma-separated.
-        known: String,
-    },
+    /// The manifest cannot be read, is invalid, or lacks the requested set.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
     /// The base URL override is unusable (it must be an http:// or https:// URL).
     #[error("invalid base URL override {0:?}: expected an http:// or https:// URL")]
     BadBaseUrl(String),

@@ -10,7 +10,7 @@
 //! ```no_run
 //! use rollcall_face::fetch::{FetchOptions, Manifest, fetch_set};
 //! # fn main() -> Result<(), rollcall_face::fetch::FetchError> {
-//! let manifest = Manifest::built_in()?;
+//! let manifest = Manifest::embedded()?;
 //! let report = fetch_set(&manifest, "faceplugin", "models".as_ref(), &FetchOptions::default())?;
 //! for file in &report.files {
 //!     println!("{}: {}", file.file, file.outcome);
@@ -22,15 +22,14 @@
 mod archive;
 mod download;
 mod error;
-mod manifest;
 mod staged;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use crate::manifest::{ArchiveKind, Manifest, ManifestError, ModelSpec, SetSpec};
 pub use error::FetchError;
-pub use manifest::{ArchiveKind, Manifest, ModelEntry, SetEntry};
 
 use archive::Wanted;
 use staged::StagedFile;
@@ -197,7 +196,7 @@ pub fn fetch_set(
     for (archive_entry, file) in &entry.files {
         let model = manifest
             .model_for_file(file)
-            .ok_or_else(|| FetchError::ManifestInvalid {
+            .ok_or_else(|| ManifestError::Invalid {
                 origin: "in memory".to_owned(),
                 reason: format!("set {set}: file {file:?} has no [[model]]"),
             })?;
@@ -244,10 +243,11 @@ pub fn fetch_set(
             }
             ArchiveKind::File => {
                 let Some(want) = needed.first() else {
-                    return Err(FetchError::ManifestInvalid {
+                    return Err(ManifestError::Invalid {
                         origin: "in memory".to_owned(),
                         reason: format!("set {set}: a file set provides one file"),
-                    });
+                    }
+                    .into());
                 };
                 archive::check_file(&shown_url, want, downloaded.bytes, &downloaded.sha256)?;
                 vec![downloaded.file]
@@ -299,7 +299,7 @@ pub fn verify_dir(manifest: &Manifest, dest_dir: &Path, set: Option<&str>) -> Ve
         .collect()
 }
 
-fn file_state(model: &ModelEntry, path: &Path) -> FileState {
+fn file_state(model: &ModelSpec, path: &Path) -> FileState {
     match std::fs::metadata(path) {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return FileState::Missing,
         Err(error) => {
@@ -329,7 +329,7 @@ fn file_state(model: &ModelEntry, path: &Path) -> FileState {
 }
 
 fn check_archive(
-    set: &SetEntry,
+    set: &SetSpec,
     url: &str,
     downloaded: &download::Downloaded,
 ) -> Result<(), FetchError> {

@@ -18,6 +18,8 @@ use chrono_tz::Tz;
 use rand::RngCore;
 use serde::Deserialize;
 
+use crate::http::client_ip::IpNet;
+
 /// Smallest accepted JWT signing secret, in bytes.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -198,6 +200,11 @@ pub struct SettingsLayer {
     /// [default: 20].
     #[arg(long, env = "ROLLCALL_LOGIN_MAX_FAILURES_PER_IP", global = true)]
     pub login_max_failures_per_ip: Option<u32>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client, as a comma list of addresses
+    /// or blocks (e.g. `127.0.0.1,10.0.0.0/8`); used for per-client limits [default: none,
+    /// the connection's address is the client].
+    #[arg(long, env = "ROLLCALL_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
     /// Length of the failed-login window in seconds [default: 900].
     #[arg(long, env = "ROLLCALL_LOGIN_WINDOW_SECONDS", global = true)]
     pub login_window_seconds: Option<u64>,
@@ -285,6 +292,7 @@ impl SettingsLayer {
             jwt_secret: self.jwt_secret.or(lower.jwt_secret),
             token_ttl_minutes: self.token_ttl_minutes.or(lower.token_ttl_minutes),
             cors_origins: self.cors_origins.or(lower.cors_origins),
+            trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             log_format: self.log_format.or(lower.log_format),
             log: self.log.or(lower.log),
             otp_ttl_seconds: self.otp_ttl_seconds.or(lower.otp_ttl_seconds),
@@ -414,6 +422,8 @@ pub struct Settings {
     pub token_ttl: Duration,
     /// Allowed CORS origins (`*` = any).
     pub cors_origins: Vec<String>,
+    /// Reverse proxies trusted to report the client's address in `X-Forwarded-For`.
+    pub trusted_proxies: Vec<IpNet>,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -450,6 +460,7 @@ impl fmt::Debug for Settings {
             .field("jwt_secret", &self.jwt_secret)
             .field("token_ttl", &self.token_ttl)
             .field("cors_origins", &self.cors_origins)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
             .field("otp", &self.otp)
@@ -491,6 +502,7 @@ impl Settings {
             jwt_secret: None,
             token_ttl: Duration::from_secs(60 * 60),
             cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             log_format: LogFormat::Text,
             log_filter: "info".to_owned(),
             otp: OtpSettings {
@@ -589,6 +601,17 @@ impl Settings {
         }
         if let Some(origins) = layer.cors_origins {
             s.cors_origins = parse_origins(&origins)?;
+        }
+        if let Some(proxies) = layer.trusted_proxies {
+            s.trusted_proxies = proxies
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse()
+                        .map_err(|e| invalid("ROLLCALL_TRUSTED_PROXIES", e))
+                })
+                .collect::<Result<_, _>>()?;
         }
         if let Some(format) = layer.log_format {
             s.log_format = format;
@@ -910,6 +933,10 @@ mod tests {
             },
             SettingsLayer {
                 review_threshold: Some(-3.0),
+                ..Default::default()
+            },
+            SettingsLayer {
+                trusted_proxies: Some("10.0.0.0/8, proxy.local".into()),
                 ..Default::default()
             },
         ] {

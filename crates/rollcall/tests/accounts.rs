@@ -682,6 +682,43 @@ async fn login_failures_are_throttled() {
         StatusCode::TOO_MANY_REQUESTS,
     )
     .await;
+    // Without trusted proxies a client cannot escape by claiming another address.
+    let login_from = |app: &TestApp, forwarded_for: &'static str, email: &'static str| {
+        app.client
+            .post(app.url("/login"))
+            .header("x-forwarded-for", forwarded_for)
+            .json(&json!({ "email": email, "password": "x" }))
+            .send()
+    };
+    expect(
+        login_from(&app, "203.0.113.50", "n10@x.org").await.unwrap(),
+        StatusCode::TOO_MANY_REQUESTS,
+    )
+    .await;
+
+    // Behind a trusted reverse proxy, each client behind it is counted on its own.
+    let app = spawn(Backend::SqliteInProcess, |s| {
+        s.login_throttle.max_failures_per_ip = 3;
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    for email in ["p1@x.org", "p2@x.org", "p3@x.org"] {
+        expect(
+            login_from(&app, "198.51.100.1", email).await.unwrap(),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    expect(
+        login_from(&app, "198.51.100.1", "p4@x.org").await.unwrap(),
+        StatusCode::TOO_MANY_REQUESTS,
+    )
+    .await;
+    expect(
+        login_from(&app, "198.51.100.2", "p5@x.org").await.unwrap(),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
 }
 
 /// Records each mail, then fails as configured.

@@ -2,9 +2,7 @@
 //! sign-out, password reset, account deletion. Paths and messages follow the original
 //! service's contract.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -12,6 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::bearer::AuthTeacher;
+use super::client_ip::ClientIp;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Email, Json, form_rejection};
 use crate::app::AppState;
@@ -331,10 +330,9 @@ async fn create_user(
     ))]
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     credentials: Credentials,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let ip = peer.ip();
     let email = credentials.email.as_str();
     state.login_throttle.check(email, ip).await?;
     let teacher = state.store.teacher_by_email(email).await?;

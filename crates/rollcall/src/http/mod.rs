@@ -24,6 +24,7 @@ use crate::config::Settings;
 pub mod accounts;
 pub mod attendance;
 pub mod bearer;
+pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod health;

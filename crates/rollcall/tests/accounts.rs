@@ -356,13 +356,14 @@ async fn forgot_password_takes_as_long_for_an_unknown_address() {
     assert_eq!(body["msg"], "Otp sent successfully to your email");
     assert!(app.mails_to(&nobody).is_empty());
     // Each send waits for several 50 ms replies; without the imitation the unknown address
-    // would answer in a few milliseconds.
+    // would answer in a few milliseconds. (The imitation is a moving average of the sends so
+    // far, +-20 %: a loose bound keeps the test steady on a busy machine.)
     assert!(
         known >= Duration::from_millis(150),
         "a send to the slow server took only {known:?}"
     );
     assert!(
-        unknown >= known / 2,
+        unknown >= known / 4 && unknown >= Duration::from_millis(100),
         "unknown address answered in {unknown:?}, a real send took {known:?}"
     );
 }

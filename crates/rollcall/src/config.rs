@@ -742,22 +742,10 @@ fn vision_settings(layer: &SettingsLayer) -> Result<(usize, Tz, VisionSettings),
         v.queue_timeout = seconds("ROLLCALL_INFERENCE_QUEUE_TIMEOUT_SECONDS", secs)?;
     }
     if let Some(t) = layer.match_threshold {
-        if !(t > -1.0 && t < 1.0) {
-            return Err(invalid(
-                "ROLLCALL_MATCH_THRESHOLD",
-                "must be between -1 and 1",
-            ));
-        }
-        v.match_threshold = Some(t);
+        v.match_threshold = Some(similarity("ROLLCALL_MATCH_THRESHOLD", t)?);
     }
     if let Some(t) = layer.review_threshold {
-        if !(t > -1.0 && t < 1.0) {
-            return Err(invalid(
-                "ROLLCALL_REVIEW_THRESHOLD",
-                "must be between -1 and 1",
-            ));
-        }
-        v.review_threshold = Some(t);
+        v.review_threshold = Some(similarity("ROLLCALL_REVIEW_THRESHOLD", t)?);
     }
     if let Some(t) = layer.duplicate_threshold {
         if !(t > -1.0 && t <= 1.0) {
@@ -795,6 +783,15 @@ fn positive<T: PartialOrd + Default>(name: &'static str, value: T) -> Result<T, 
 
 fn seconds(name: &'static str, secs: u64) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(positive(name, secs)?))
+}
+
+/// A cosine-similarity threshold a face can both reach and miss: strictly between -1 and 1.
+fn similarity(name: &'static str, t: f32) -> Result<f32, ConfigError> {
+    if t > -1.0 && t < 1.0 {
+        Ok(t)
+    } else {
+        Err(invalid(name, "must be between -1 and 1"))
+    }
 }
 
 fn check_secret_len(name: &'static str, secret: &str) -> Result<(), ConfigError> {

@@ -104,11 +104,6 @@ impl OtpService {
         }
     }
 
-    /// How long sending a code takes, on average.
-    pub fn delivery_time(&self) -> &DeliveryTime {
-        &self.delivery
-    }
-
     /// For an address that gets no code: starts the same cooldown [`OtpService::send`]
     /// would, then takes about as long as a real send, so that neither the answer nor its
     /// timing tells whether the address has an account.

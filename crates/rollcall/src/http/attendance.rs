@@ -17,7 +17,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::bearer::AuthTeacher;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
-use super::students::path_rejection;
+use super::students::{path_rejection, student_not_found};
 use super::upload::{PhotoError, PhotoUpload};
 use crate::app::AppState;
 use crate::config::Settings;
@@ -348,7 +348,7 @@ async fn get_attendance(
         .store
         .attendance_dates(auth.teacher_id, roll_no.trim())
         .await?
-        .ok_or_else(|| ApiError::NotFound("Student not found".to_owned()))?;
+        .ok_or_else(student_not_found)?;
     Ok(Json(AttendanceDates { data: dates }))
 }
 
@@ -379,7 +379,7 @@ async fn set_present(
         .store
         .set_present(auth.teacher_id, &roll_no, date)
         .await?
-        .ok_or_else(|| ApiError::NotFound("Student not found".to_owned()))?;
+        .ok_or_else(student_not_found)?;
     Ok(Json(CorrectionResponse {
         msg: "Marked present",
         roll_no,
@@ -415,7 +415,7 @@ async fn clear_present(
         .store
         .clear_present(auth.teacher_id, &roll_no, date)
         .await?
-        .ok_or_else(|| ApiError::NotFound("Student not found".to_owned()))?;
+        .ok_or_else(student_not_found)?;
     Ok(Json(CorrectionResponse {
         msg: if removed {
             "Marked absent"

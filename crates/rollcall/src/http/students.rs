@@ -111,6 +111,11 @@ pub fn path_rejection(rejection: PathRejection) -> ApiError {
     ApiError::Unprocessable(rejection.body_text())
 }
 
+/// 404 for a roll number the signed-in teacher does not have.
+pub fn student_not_found() -> ApiError {
+    ApiError::NotFound("Student not found".to_owned())
+}
+
 fn roll_no_taken(roll_no: &str) -> ApiError {
     ApiError::Conflict(format!(
         "A student with roll number {roll_no} already exists"
@@ -267,6 +272,6 @@ async fn delete_student(
             msg: "Student deleted successfully",
         }))
     } else {
-        Err(ApiError::NotFound("Student not found".to_owned()))
+        Err(student_not_found())
     }
 }

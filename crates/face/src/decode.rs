@@ -13,13 +13,27 @@ use crate::error::{FaceError, SizeKind};
 /// checked first, then the pixel limit from the header alone, so a decompression bomb is
 /// refused before any pixel buffer is allocated. EXIF orientation is applied; grey images are
 /// expanded and transparent ones composited over white.
+///
+/// Memory: the output is 3 bytes per pixel. Non-interlaced PNGs (16-bit ones included) are
+/// decoded row by row straight into 8-bit RGB, so they never need more than the output plus
+/// one row; other formats decode at their native depth first (JPEG: 3 bytes per pixel; a
+/// 16-bit RGBA TIFF or interlaced PNG: up to 8), then convert. With the default 40 MP limit
+/// a photo thus needs at most about 120 MiB (non-interlaced PNG, JPEG) to 440 MiB (16-bit
+/// RGBA interlaced PNG or TIFF).
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, FaceError> {
+    check_bytes(bytes, limits)?;
+    if bytes.starts_with(PNG_SIGNATURE)
+        && let Some(image) = decode_png_rows(bytes, limits)?
+    {
+        return Ok(image);
+    }
     let image = decode_dynamic(bytes, limits)?;
     Ok(to_rgb(image))
 }
 
-/// Like [`decode`] but keeps the decoded pixel format.
-pub fn decode_dynamic(bytes: &[u8], limits: &Limits) -> Result<DynamicImage, FaceError> {
+const PNG_SIGNATURE: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+
+fn check_bytes(bytes: &[u8], limits: &Limits) -> Result<(), FaceError> {
     if bytes.is_empty() {
         return Err(FaceError::invalid("the file is empty"));
     }
@@ -31,6 +45,97 @@ pub fn decode_dynamic(bytes: &[u8], limits: &Limits) -> Result<DynamicImage, Fac
             limit: limits.max_bytes,
         });
     }
+    Ok(())
+}
+
+/// A non-interlaced PNG decoded row by row into 8-bit RGB (16-bit samples stripped,
+/// palettes and grey expanded, transparency composited over white), with EXIF orientation.
+/// `Ok(None)` for the PNGs this path does not take (interlaced): the caller falls back to
+/// the general decoder.
+fn decode_png_rows(bytes: &[u8], limits: &Limits) -> Result<Option<RgbImage>, FaceError> {
+    let png_error = |e: png::DecodingError| match e {
+        png::DecodingError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            FaceError::invalid("the file is truncated")
+        }
+        png::DecodingError::LimitsExceeded => {
+            FaceError::invalid("image exceeds decoder limits")
+        }
+        other => FaceError::invalid(format!("corrupt or truncated image data ({other})")),
+    };
+    let mut decoder = png::Decoder::new(Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let (width, height) = {
+        let info = decoder.read_header_info().map_err(png_error)?;
+        (info.width, info.height)
+    };
+    check_pixels(width, height, limits)?;
+    let mut reader = decoder.read_info().map_err(png_error)?;
+    if reader.info().interlaced {
+        return Ok(None);
+    }
+    let (color, depth) = reader.output_color_type();
+    if depth != png::BitDepth::Eight {
+        return Ok(None);
+    }
+    let channels = match color {
+        png::ColorType::Grayscale => 1,
+        png::ColorType::GrayscaleAlpha => 2,
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        png::ColorType::Indexed => return Ok(None),
+    };
+    let (w, h) = (width as usize, height as usize);
+    let mut out: Vec<u8> = Vec::new();
+    out.try_reserve_exact(w * h * 3)
+        .map_err(|_| FaceError::invalid("not enough memory for the image"))?;
+    let blend = |c: u8, a: u8| -> u8 {
+        let a = u32::from(a);
+        ((u32::from(c) * a + 255 * (255 - a) + 127) / 255) as u8
+    };
+    while let Some(row) = reader.next_row().map_err(png_error)? {
+        let data = row.data();
+        if data.len() < w * channels {
+            return Err(FaceError::invalid("corrupt image data (short row)"));
+        }
+        for px in data.chunks_exact(channels).take(w) {
+            match *px {
+                [g] => out.extend_from_slice(&[g, g, g]),
+                [g, a] => {
+                    let g = blend(g, a);
+                    out.extend_from_slice(&[g, g, g]);
+                }
+                [r, g, b] => out.extend_from_slice(&[r, g, b]),
+                [r, g, b, a] => out.extend_from_slice(&[blend(r, a), blend(g, a), blend(b, a)]),
+                _ => {}
+            }
+        }
+        if out.len() >= w * h * 3 {
+            break;
+        }
+    }
+    if out.len() != w * h * 3 {
+        return Err(FaceError::invalid("the file is truncated"));
+    }
+    let orientation = reader
+        .info()
+        .exif_metadata
+        .as_deref()
+        .and_then(image::metadata::Orientation::from_exif_chunk);
+    let image = RgbImage::from_raw(width, height, out)
+        .ok_or_else(|| FaceError::invalid("the image has no pixels"))?;
+    Ok(Some(match orientation {
+        Some(orientation) if orientation != image::metadata::Orientation::NoTransforms => {
+            let mut image = DynamicImage::ImageRgb8(image);
+            image.apply_orientation(orientation);
+            image.into_rgb8()
+        }
+        _ => image,
+    }))
+}
+
+/// Like [`decode`] but keeps the decoded pixel format.
+pub fn decode_dynamic(bytes: &[u8], limits: &Limits) -> Result<DynamicImage, FaceError> {
+    check_bytes(bytes, limits)?;
 
     let (width, height) = reader(bytes)?.into_dimensions().map_err(|e| describe(&e))?;
     check_pixels(width, height, limits)?;
@@ -105,9 +210,9 @@ fn check_pixels(width: u32, height: u32, limits: &Limits) -> Result<(), FaceErro
         return Err(FaceError::invalid("the image has no pixels"));
     }
     if pixels > limits.max_pixels {
-        return Err(FaceError::TooLarge {
-            kind: SizeKind::Pixels,
-            value: pixels,
+        return Err(FaceError::TooManyPixels {
+            width,
+            height,
             limit: limits.max_pixels,
         });
     }

@@ -42,6 +42,19 @@ pub enum FaceError {
         /// The configured limit.
         limit: u64,
     },
+    /// The image's header declares more pixels than the limit (refused before decoding).
+    #[error(
+        "photo is {width}x{height}, the limit is {} megapixels",
+        limit.div_ceil(1_000_000)
+    )]
+    TooManyPixels {
+        /// Declared width (before EXIF orientation).
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// The configured limit, in pixels.
+        limit: u64,
+    },
     /// The photo is readable but fails the enrolment quality gate; every failed check is listed.
     #[error("photo rejected by the quality gate: {}", describe_issues(.0))]
     Rejected(Vec<QualityIssue>),

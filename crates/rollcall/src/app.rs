@@ -7,13 +7,26 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tower::ServiceExt;
 
 use crate::auth::otp::OtpService;
+use crate::auth::password::PasswordHasher;
+use crate::http::upload::UploadSlots;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::token::TokenKeys;
 use crate::bounded::{BoundedKv, BoundedStore};
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, HardeningSettings, Settings};
 use crate::kv::{self, KeyValue, KvError};
 use crate::mail::{self, MailError, Mailer};
 use crate::store::{self, Store, StoreError, StoreOptions};
@@ -62,6 +75,10 @@ pub struct AppState {
     pub otp: OtpService,
     /// Failed-login throttling.
     pub login_throttle: LoginThrottle,
+    /// Bounded argon2id hashing (issue 10).
+    pub passwords: PasswordHasher,
+    /// Photo uploads in progress per teacher (issue 10).
+    pub uploads: UploadSlots,
     /// The settings the application was built with.
     pub settings: Arc<Settings>,
     /// The face engine behind its worker pool.
@@ -87,8 +104,17 @@ impl AppState {
         ));
         Ok(Self {
             tokens: Arc::new(TokenKeys::new(&secret, settings.token_ttl)),
-            otp: OtpService::new(kv.clone(), settings.otp.clone()),
+            otp: OtpService::new(
+                kv.clone(),
+                settings.otp.clone(),
+                settings.hardening.otp.clone(),
+            ),
             login_throttle: LoginThrottle::new(kv.clone(), settings.login_throttle.clone()),
+            passwords: PasswordHasher::new(
+                settings.hardening.password_hash_concurrency,
+                settings.hardening.password_hash_wait,
+            ),
+            uploads: UploadSlots::new(settings.hardening.uploads_per_teacher),
             store,
             kv,
             mailer,
@@ -130,6 +156,7 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     router: axum::Router,
+    limits: HardeningSettings,
 }
 
 impl Application {
@@ -157,11 +184,13 @@ impl Application {
         let addr = listener
             .local_addr()
             .map_err(|source| AppError::Io { addr: bind, source })?;
+        let limits = state.settings.hardening.clone();
         let router = crate::http::router(state);
         Ok(Self {
             listener,
             addr,
             router,
+            limits,
         })
     }
 
@@ -175,18 +204,89 @@ impl Application {
         self.addr
     }
 
-    /// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
+    /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish within the
+    /// grace period.
     pub async fn run_until_stopped(self) -> Result<(), AppError> {
-        let addr = self.addr;
-        tracing::info!(%addr, "listening");
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|source| AppError::Io { addr, source })
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves HTTP/1.1 until `stop` resolves, then stops accepting, lets in-flight requests
+    /// finish for at most `ROLLCALL_SHUTDOWN_GRACE_SECONDS` and cuts the connections left.
+    ///
+    /// At most `ROLLCALL_MAX_CONNECTIONS` connections are served at once (further clients
+    /// wait in the listen backlog, so the process never runs out of file descriptors), and
+    /// a client that does not send a request's headers within
+    /// `ROLLCALL_HEADER_READ_TIMEOUT_SECONDS` (including an idle keep-alive connection) is
+    /// disconnected.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> Result<(), AppError> {
+        let Self {
+            listener,
+            addr,
+            router,
+            limits,
+        } = self;
+        tracing::info!(%addr, max_connections = limits.max_connections, "listening");
+        let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+        let graceful = GracefulShutdown::new();
+        let mut connections = JoinSet::new();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout);
+        let mut stop = std::pin::pin!(stop);
+        loop {
+            // A slot first: beyond the limit, clients wait in the kernel's backlog.
+            let slot = tokio::select! {
+                () = &mut stop => break,
+                slot = slots.clone().acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            };
+            let (stream, remote) = tokio::select! {
+                () = &mut stop => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // E.g. EMFILE: back off instead of spinning.
+                        tracing::warn!(error = %e, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            while connections.try_join_next().is_some() {}
+            let router = router.clone();
+            let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(remote));
+                router.clone().oneshot(request.map(axum::body::Body::new))
+            });
+            let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+            connections.spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, %remote, "connection ended with an error");
+                }
+                drop(slot);
+            });
+        }
+        drop(listener);
+        let open = connections.len();
+        tracing::info!(open, grace = ?limits.shutdown_grace, "shutting down: finishing in-flight requests");
+        let drained = tokio::time::timeout(limits.shutdown_grace, async {
+            graceful.shutdown().await;
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                cut = connections.len(),
+                "grace period over: closing the connections still open"
+            );
+            connections.abort_all();
+            while connections.join_next().await.is_some() {}
+        }
+        tracing::info!("stopped");
+        Ok(())
     }
 }
 

@@ -204,7 +204,8 @@ async fn create_teachers(
     n: usize,
 ) -> Result<Vec<String>, BenchError> {
     let store = app::connect_store(settings).await?;
-    let hash = password::hash(PASSWORD.to_owned())
+    let hash = password::PasswordHasher::new(1, std::time::Duration::from_secs(60))
+        .hash(PASSWORD.to_owned())
         .await
         .map_err(|e| BenchError::Setup(format!("password hashing: {e}")))?;
     let mut tokens = Vec::new();

@@ -73,6 +73,9 @@ impl KeyValue for BoundedKv {
     async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, KvError> {
         self.bounded(self.inner.incr(&self.key(key), ttl)).await
     }
+    async fn decr(&self, key: &str) -> Result<i64, KvError> {
+        self.bounded(self.inner.decr(&self.key(key))).await
+    }
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, KvError> {
         self.bounded(self.inner.ttl(&self.key(key))).await
     }
@@ -114,6 +117,12 @@ impl Store for BoundedStore {
     }
     async fn is_email_verified(&self, email: &str) -> Result<bool, StoreError> {
         self.bounded(self.inner.is_email_verified(email)).await
+    }
+    async fn revoke_token(&self, jti: uuid::Uuid, expires_at: i64) -> Result<(), StoreError> {
+        self.bounded(self.inner.revoke_token(jti, expires_at)).await
+    }
+    async fn is_token_revoked(&self, jti: uuid::Uuid) -> Result<bool, StoreError> {
+        self.bounded(self.inner.is_token_revoked(jti)).await
     }
     async fn create_teacher(&self, new: NewTeacher<'_>) -> Result<Teacher, StoreError> {
         self.bounded(self.inner.create_teacher(new)).await

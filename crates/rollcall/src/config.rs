@@ -257,6 +257,45 @@ pub struct SettingsLayer {
     /// enrolled under another roll number [default: 0.5, never below the match threshold].
     #[arg(long, env = "ROLLCALL_DUPLICATE_THRESHOLD", global = true)]
     pub duplicate_threshold: Option<f32>,
+
+    // --- hardening under hostile load (issue 10); parsed by `hardening_settings` ---
+    /// Password hashes (argon2id, about 19 MiB each) computed at the same time; more
+    /// logins wait [default: the number of cores, at most 4].
+    #[arg(long, env = "ROLLCALL_PASSWORD_HASH_CONCURRENCY", global = true)]
+    pub password_hash_concurrency: Option<usize>,
+    /// Milliseconds a login may wait for a hashing slot before it gets 503 with
+    /// `Retry-After` [default: 2000].
+    #[arg(long, env = "ROLLCALL_PASSWORD_HASH_WAIT_MS", global = true)]
+    pub password_hash_wait_ms: Option<u64>,
+    /// Seconds a photo upload's body may take to arrive before the request gets 408
+    /// [default: 30].
+    #[arg(long, env = "ROLLCALL_UPLOAD_READ_TIMEOUT_SECONDS", global = true)]
+    pub upload_read_timeout_seconds: Option<u64>,
+    /// Photo uploads one teacher may have in progress at once; more get 429 [default: 2].
+    #[arg(long, env = "ROLLCALL_UPLOADS_PER_TEACHER", global = true)]
+    pub uploads_per_teacher: Option<usize>,
+    /// Seconds a client may take to send a request's headers before the connection is
+    /// closed [default: 10].
+    #[arg(long, env = "ROLLCALL_HEADER_READ_TIMEOUT_SECONDS", global = true)]
+    pub header_read_timeout_seconds: Option<u64>,
+    /// Client connections served at once; further connections wait in the listen backlog.
+    /// Keep it well under `ulimit -n` [default: 400].
+    #[arg(long, env = "ROLLCALL_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
+    /// Seconds in-flight requests may take to finish after SIGTERM / Ctrl-C before their
+    /// connections are cut [default: 30].
+    #[arg(long, env = "ROLLCALL_SHUTDOWN_GRACE_SECONDS", global = true)]
+    pub shutdown_grace_seconds: Option<u64>,
+    /// One-time codes sent to one address per 24 hours (both purposes) [default: 10].
+    #[arg(long, env = "ROLLCALL_OTP_MAX_SENDS_PER_DAY", global = true)]
+    pub otp_max_sends_per_day: Option<u32>,
+    /// Code guesses checked for one address per 24 hours, whatever the number of codes
+    /// [default: 20].
+    #[arg(long, env = "ROLLCALL_OTP_MAX_GUESSES_PER_DAY", global = true)]
+    pub otp_max_guesses_per_day: Option<u32>,
+    /// Code guesses checked from one client address per 24 hours [default: 50].
+    #[arg(long, env = "ROLLCALL_OTP_MAX_GUESSES_PER_CLIENT_PER_DAY", global = true)]
+    pub otp_max_guesses_per_client_per_day: Option<u32>,
 }
 
 impl SettingsLayer {
@@ -321,6 +360,27 @@ impl SettingsLayer {
             review_threshold: self.review_threshold.or(lower.review_threshold),
             duplicate_threshold: self.duplicate_threshold.or(lower.duplicate_threshold),
             match_margin: self.match_margin.or(lower.match_margin),
+            // --- hardening (issue 10) ---
+            password_hash_concurrency: self
+                .password_hash_concurrency
+                .or(lower.password_hash_concurrency),
+            password_hash_wait_ms: self.password_hash_wait_ms.or(lower.password_hash_wait_ms),
+            upload_read_timeout_seconds: self
+                .upload_read_timeout_seconds
+                .or(lower.upload_read_timeout_seconds),
+            uploads_per_teacher: self.uploads_per_teacher.or(lower.uploads_per_teacher),
+            header_read_timeout_seconds: self
+                .header_read_timeout_seconds
+                .or(lower.header_read_timeout_seconds),
+            max_connections: self.max_connections.or(lower.max_connections),
+            shutdown_grace_seconds: self.shutdown_grace_seconds.or(lower.shutdown_grace_seconds),
+            otp_max_sends_per_day: self.otp_max_sends_per_day.or(lower.otp_max_sends_per_day),
+            otp_max_guesses_per_day: self
+                .otp_max_guesses_per_day
+                .or(lower.otp_max_guesses_per_day),
+            otp_max_guesses_per_client_per_day: self
+                .otp_max_guesses_per_client_per_day
+                .or(lower.otp_max_guesses_per_client_per_day),
         }
     }
 }
@@ -393,6 +453,100 @@ impl Default for VisionSettings {
     }
 }
 
+// --- hardening under hostile load (issue 10) ---
+
+/// Daily caps on one-time codes, against guessing (issue 10, item 7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtpLimits {
+    /// Codes sent to one address per 24 hours (both purposes together).
+    pub max_sends_per_day: u32,
+    /// Guesses checked for one address per 24 hours (both purposes together).
+    pub max_guesses_per_day: u32,
+    /// Guesses checked from one client address per 24 hours.
+    pub max_guesses_per_client_per_day: u32,
+}
+
+/// Bounds that keep the service up under hostile load: password hashing, uploads,
+/// connections, shutdown, one-time codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HardeningSettings {
+    /// Password hashes computed at once (each holds one reused argon2 buffer).
+    pub password_hash_concurrency: usize,
+    /// How long a login waits for a hashing slot before 503 with `Retry-After`.
+    pub password_hash_wait: Duration,
+    /// Deadline for reading a photo upload's whole body (408 after it).
+    pub upload_read_timeout: Duration,
+    /// Photo uploads one teacher may have in progress at once (429 beyond).
+    pub uploads_per_teacher: usize,
+    /// Deadline for a request's headers (the connection is closed after it).
+    pub header_read_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// How long shutdown waits for in-flight requests before cutting connections.
+    pub shutdown_grace: Duration,
+    /// Daily one-time code caps.
+    pub otp: OtpLimits,
+}
+
+impl Default for HardeningSettings {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            password_hash_concurrency: cores.clamp(1, 4),
+            password_hash_wait: Duration::from_secs(2),
+            upload_read_timeout: Duration::from_secs(30),
+            uploads_per_teacher: 2,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 400,
+            shutdown_grace: Duration::from_secs(30),
+            otp: OtpLimits {
+                max_sends_per_day: 10,
+                max_guesses_per_day: 20,
+                max_guesses_per_client_per_day: 50,
+            },
+        }
+    }
+}
+
+/// The hardening part of [`Settings::from_layer`].
+fn hardening_settings(layer: &SettingsLayer) -> Result<HardeningSettings, ConfigError> {
+    let mut h = HardeningSettings::default();
+    if let Some(n) = layer.password_hash_concurrency {
+        h.password_hash_concurrency = positive("ROLLCALL_PASSWORD_HASH_CONCURRENCY", n)?;
+    }
+    if let Some(ms) = layer.password_hash_wait_ms {
+        h.password_hash_wait = Duration::from_millis(positive("ROLLCALL_PASSWORD_HASH_WAIT_MS", ms)?);
+    }
+    if let Some(secs) = layer.upload_read_timeout_seconds {
+        h.upload_read_timeout = seconds("ROLLCALL_UPLOAD_READ_TIMEOUT_SECONDS", secs)?;
+    }
+    if let Some(n) = layer.uploads_per_teacher {
+        h.uploads_per_teacher = positive("ROLLCALL_UPLOADS_PER_TEACHER", n)?;
+    }
+    if let Some(secs) = layer.header_read_timeout_seconds {
+        h.header_read_timeout = seconds("ROLLCALL_HEADER_READ_TIMEOUT_SECONDS", secs)?;
+    }
+    if let Some(n) = layer.max_connections {
+        h.max_connections = positive("ROLLCALL_MAX_CONNECTIONS", n)?;
+    }
+    if let Some(secs) = layer.shutdown_grace_seconds {
+        h.shutdown_grace = seconds("ROLLCALL_SHUTDOWN_GRACE_SECONDS", secs)?;
+    }
+    if let Some(n) = layer.otp_max_sends_per_day {
+        h.otp.max_sends_per_day = positive("ROLLCALL_OTP_MAX_SENDS_PER_DAY", n)?;
+    }
+    if let Some(n) = layer.otp_max_guesses_per_day {
+        h.otp.max_guesses_per_day = positive("ROLLCALL_OTP_MAX_GUESSES_PER_DAY", n)?;
+    }
+    if let Some(n) = layer.otp_max_guesses_per_client_per_day {
+        h.otp.max_guesses_per_client_per_day =
+            positive("ROLLCALL_OTP_MAX_GUESSES_PER_CLIENT_PER_DAY", n)?;
+    }
+    Ok(h)
+}
+
+// --- end of hardening ---
+
 /// The validated settings of the service.
 #[derive(Clone)]
 pub struct Settings {
@@ -442,6 +596,8 @@ pub struct Settings {
     pub attendance_date: Option<NaiveDate>,
     /// Face engine and inference pool.
     pub vision: VisionSettings,
+    /// Bounds under hostile load (issue 10).
+    pub hardening: HardeningSettings,
 }
 
 impl fmt::Debug for Settings {
@@ -470,6 +626,7 @@ impl fmt::Debug for Settings {
             .field("timezone", &self.timezone)
             .field("attendance_date", &self.attendance_date)
             .field("vision", &self.vision)
+            .field("hardening", &self.hardening)
             .finish()
     }
 }
@@ -520,6 +677,7 @@ impl Settings {
             timezone: Tz::UTC,
             attendance_date: None,
             vision: VisionSettings::default(),
+            hardening: HardeningSettings::default(),
         }
     }
 
@@ -537,6 +695,7 @@ impl Settings {
     /// Validates a merged layer; unset fields take their defaults.
     pub fn from_layer(layer: SettingsLayer) -> Result<Self, ConfigError> {
         let (max_upload_bytes, timezone, vision) = vision_settings(&layer)?;
+        let hardening = hardening_settings(&layer)?;
         let data_dir = layer.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
         if data_dir.as_os_str().is_empty() {
             return Err(invalid("ROLLCALL_DATA_DIR", "must not be empty"));
@@ -645,6 +804,7 @@ impl Settings {
         s.max_upload_bytes = max_upload_bytes;
         s.timezone = timezone;
         s.vision = vision;
+        s.hardening = hardening;
         Ok(s)
     }
 

@@ -52,6 +52,7 @@ kv_suite!(
     take_is_single_use,
     concurrent_takes_one_winner,
     incr_creates_with_ttl_and_keeps_it,
+    decr_refunds_without_creating,
     delete_reports_existence,
     ping_answers,
 );
@@ -188,6 +189,20 @@ async fn incr_creates_with_ttl_and_keeps_it(kv: Arc<dyn KeyValue>) {
         kv.incr("text", Duration::from_secs(60)).await,
         Err(KvError::Internal(_))
     ));
+}
+
+async fn decr_refunds_without_creating(kv: Arc<dyn KeyValue>) {
+    assert_eq!(kv.decr("refund").await.unwrap(), 0);
+    assert_eq!(kv.get("refund").await.unwrap(), None, "decr created a key");
+    let ttl = Duration::from_secs(30);
+    kv.incr("refund", ttl).await.unwrap();
+    kv.incr("refund", ttl).await.unwrap();
+    assert_eq!(kv.decr("refund").await.unwrap(), 1);
+    assert_eq!(kv.decr("refund").await.unwrap(), 0);
+    assert_eq!(kv.decr("refund").await.unwrap(), 0, "never below 0");
+    let left = kv.ttl("refund").await.unwrap().unwrap();
+    assert!(left > Duration::from_secs(25) && left <= ttl, "TTL kept: {left:?}");
+    assert_eq!(kv.incr("refund", ttl).await.unwrap(), 1);
 }
 
 async fn delete_reports_existence(kv: Arc<dyn KeyValue>) {

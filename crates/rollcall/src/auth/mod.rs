@@ -44,6 +44,24 @@ pub enum AuthError {
         /// When the next attempt is accepted.
         retry_after: Duration,
     },
+    /// Every password-hashing slot stayed busy for the whole wait.
+    #[error("too many sign-ins at once; retry in a few seconds")]
+    Busy {
+        /// When to retry.
+        retry_after: Duration,
+    },
+    /// Too many code guesses for this address or from this client today.
+    #[error("too many code attempts; retry later")]
+    TooManyGuesses {
+        /// When the next guess is accepted.
+        retry_after: Duration,
+    },
+    /// Too many codes sent to this address today.
+    #[error("too many codes sent to this address today; retry later")]
+    TooManySends {
+        /// When the next code may be sent.
+        retry_after: Duration,
+    },
     /// The key-value store failed.
     #[error(transparent)]
     Kv(#[from] KvError),
@@ -108,6 +126,15 @@ pub(crate) mod test_kv {
                 .entry(key.into())
                 .or_insert_with(|| ("0".into(), Instant::now() + ttl));
             let n = entry.0.parse::<i64>().unwrap() + 1;
+            entry.0 = n.to_string();
+            Ok(n)
+        }
+        async fn decr(&self, key: &str) -> Result<i64, KvError> {
+            let mut map = self.live();
+            let Some(entry) = map.get_mut(key) else {
+                return Ok(0);
+            };
+            let n = (entry.0.parse::<i64>().unwrap() - 1).max(0);
             entry.0 = n.to_string();
             Ok(n)
         }

@@ -1,26 +1,23 @@
-//! Revoked token ids, kept in the key-value store until the token would expire anyway.
+//! Revoked token ids, kept in the database until the token would expire anyway: a logout
+//! holds across restarts and across instances whatever the key-value store (an in-process
+//! store forgets everything on restart).
 
-use chrono::Utc;
 use uuid::Uuid;
 
-use super::AuthError;
 use super::token::Claims;
-use crate::kv::KeyValue;
+use crate::store::{Store, StoreError};
 
-fn key(jti: &Uuid) -> String {
-    format!("revoked:{jti}")
-}
+/// Seconds kept past `exp`, to cover the decoder's leeway.
+const LEEWAY_SECS: i64 = 10;
 
 /// Revokes the token with these claims for the rest of its life.
-pub async fn revoke(kv: &dyn KeyValue, claims: &Claims) -> Result<(), AuthError> {
-    let remaining = claims.remaining(Utc::now());
-    // Keep at least a few seconds to cover the decoder's leeway.
-    let ttl = remaining + std::time::Duration::from_secs(10);
-    kv.set(&key(&claims.jti), "1", ttl).await?;
-    Ok(())
+pub async fn revoke(store: &dyn Store, claims: &Claims) -> Result<(), StoreError> {
+    store
+        .revoke_token(claims.jti, claims.exp.saturating_add(LEEWAY_SECS))
+        .await
 }
 
 /// True if the token id was revoked.
-pub async fn is_revoked(kv: &dyn KeyValue, jti: &Uuid) -> Result<bool, AuthError> {
-    Ok(kv.get(&key(jti)).await?.is_some())
+pub async fn is_revoked(store: &dyn Store, jti: &Uuid) -> Result<bool, StoreError> {
+    store.is_token_revoked(*jti).await
 }

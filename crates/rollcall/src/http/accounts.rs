@@ -184,17 +184,30 @@ fn code_mail(to: &str, code: &str, purpose: Purpose, ttl_minutes: u64) -> Mail {
     }
 }
 
+/// What an address that already has an account gets instead of a verification code: the
+/// HTTP answer is the same, so only the mailbox's owner learns that the account exists.
+fn already_registered_mail(to: &str) -> Mail {
+    Mail {
+        to: to.to_owned(),
+        subject: "You already have a Rollcall account".to_owned(),
+        body: "Someone (probably you) asked to sign up to Rollcall with this address, but it \
+               already has an account. Sign in with it, or use \"forgot password\" to set a \
+               new password. If you did not ask, ignore this mail."
+            .to_owned(),
+    }
+}
+
 fn ttl_minutes(state: &AppState) -> u64 {
     state.otp.ttl().as_secs().div_ceil(60)
 }
 
-/// Send a verification code to an address that has no account yet.
+/// Send a verification code to an address that has no account yet. The answer is the same
+/// for an address that has one: its mail then says so instead of holding a code.
 #[utoipa::path(post, path = "/send-email-verification-otp", tag = "accounts",
     request_body = EmailRequest,
     responses(
-        (status = 200, description = "Code sent", body = Msg,
+        (status = 200, description = "Code sent (or, to an address with an account, a mail saying so)", body = Msg,
             example = json!({"msg": "otp sent successfully to your email"})),
-        (status = 400, description = "Email already registered", body = ErrorBody),
         (status = 422, description = "Invalid body or address", body = ErrorBody),
         (status = 429, description = "A code was sent recently", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -207,17 +220,24 @@ async fn send_email_verification_otp(
 ) -> Result<Json<Msg>, ApiError> {
     let email = body.email.as_str();
     if state.store.teacher_by_email(email).await?.is_some() {
-        return Err(ApiError::BadRequest(
-            "Email is already registered".to_owned(),
-        ));
+        state
+            .otp
+            .send_notice(
+                Purpose::VerifyEmail,
+                email,
+                state.mailer.as_ref(),
+                &already_registered_mail(email),
+            )
+            .await?;
+    } else {
+        let ttl = ttl_minutes(&state);
+        state
+            .otp
+            .send(Purpose::VerifyEmail, email, state.mailer.as_ref(), |code| {
+                code_mail(email, code, Purpose::VerifyEmail, ttl)
+            })
+            .await?;
     }
-    let ttl = ttl_minutes(&state);
-    state
-        .otp
-        .send(Purpose::VerifyEmail, email, state.mailer.as_ref(), |code| {
-            code_mail(email, code, Purpose::VerifyEmail, ttl)
-        })
-        .await?;
     Ok(Json(Msg {
         msg: "otp sent successfully to your email",
     }))
@@ -231,16 +251,19 @@ async fn send_email_verification_otp(
             example = json!({"msg": "Email is valid and confirmed successfully"})),
         (status = 400, description = "Wrong, expired, used or void code (void after 5 wrong tries)", body = ErrorBody),
         (status = 422, description = "Invalid body", body = ErrorBody),
+        (status = 429, description = "Too many code attempts today for this address or client", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "A backend is unavailable", body = ErrorBody),
     ))]
 async fn verify_email_confirm_otp(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(body): Json<VerifyOtpRequest>,
 ) -> Result<Json<Msg>, ApiError> {
     let email = body.email.as_str();
     state
         .otp
-        .verify(Purpose::VerifyEmail, email, &body.otp)
+        .verify(Purpose::VerifyEmail, email, &body.otp, ip)
         .await?;
     state.store.mark_email_verified(email).await?;
     Ok(Json(Msg {
@@ -255,9 +278,9 @@ async fn verify_email_confirm_otp(
     responses(
         (status = 201, description = "Account created", body = Msg,
             example = json!({"msg": "The new user is created successfully"})),
-        (status = 403, description = "The address is not verified", body = ErrorBody,
+        (status = 403, description = "The address is not verified (the same answer when it already has an account)", body = ErrorBody,
             example = json!({"detail": "First verify your mail id"})),
-        (status = 409, description = "user_id or email already taken", body = ErrorBody),
+        (status = 409, description = "user_id already taken", body = ErrorBody),
         (status = 422, description = "Invalid body or weak password", body = ErrorBody),
         (status = 503, description = "A backend is unavailable", body = ErrorBody),
     ))]
@@ -276,13 +299,14 @@ async fn create_user(
     }
     password::check_policy(&body.password)?;
     let email = body.email.as_str();
-    if !state.store.is_email_verified(email).await? {
+    // Both lookups always, and one answer for "not verified" and "has an account": the
+    // response must not tell whether an address is registered.
+    let verified = state.store.is_email_verified(email).await?;
+    let registered = state.store.teacher_by_email(email).await?.is_some();
+    if !verified || registered {
         return Err(ApiError::Forbidden("First verify your mail id".to_owned()));
     }
-    if state.store.teacher_by_email(email).await?.is_some() {
-        return Err(ApiError::Conflict("email is already taken".to_owned()));
-    }
-    let password_hash = password::hash(body.password).await?;
+    let password_hash = state.passwords.hash(body.password).await?;
     state
         .store
         .create_teacher(NewTeacher {
@@ -326,7 +350,8 @@ async fn create_user(
         (status = 422, description = "Invalid body", body = ErrorBody),
         (status = 429, description = "Too many failed logins for this account or client", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "A backend is unavailable", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable, or too many sign-ins at once (with Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait, when busy"))),
     ))]
 async fn login(
     State(state): State<AppState>,
@@ -334,15 +359,16 @@ async fn login(
     credentials: Credentials,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let email = credentials.email.as_str();
-    state.login_throttle.check(email, ip).await?;
+    // The attempt is counted before the password is checked (atomically, so a burst of
+    // guesses cannot pass together), and before any hashing work is queued.
+    state.login_throttle.reserve(email, ip).await?;
     let teacher = state.store.teacher_by_email(email).await?;
     let hash = teacher.as_ref().map(|t| t.password_hash.clone());
-    let valid = password::verify(credentials.password, hash).await?;
+    let valid = state.passwords.verify(credentials.password, hash).await?;
     let Some(teacher) = teacher.filter(|_| valid) else {
-        state.login_throttle.record_failure(email, ip).await?;
         return Err(ApiError::Forbidden("Invalid Credentials".to_owned()));
     };
-    state.login_throttle.record_success(email).await?;
+    state.login_throttle.record_success(email, ip).await?;
     let issued = state.tokens.issue(teacher.id)?;
     Ok(Json(TokenResponse {
         access_token: issued.token,
@@ -362,14 +388,15 @@ async fn login(
         (status = 503, description = "A backend is unavailable", body = ErrorBody),
     ))]
 async fn logout(State(state): State<AppState>, auth: AuthTeacher) -> Result<Json<Msg>, ApiError> {
-    revocation::revoke(state.kv.as_ref(), &auth.claims).await?;
+    revocation::revoke(state.store.as_ref(), &auth.claims).await?;
     Ok(Json(Msg {
         msg: "User logged out successfully",
     }))
 }
 
 /// Send a password reset code. The answer is the same whether or not the address has an
-/// account (nothing is sent when it has none).
+/// account (nothing is sent when it has none), and whether or not the mail server is up:
+/// the mail is sent in the background.
 #[utoipa::path(post, path = "/forgot-password-send-otp", tag = "accounts",
     request_body = EmailRequest,
     responses(
@@ -378,31 +405,26 @@ async fn logout(State(state): State<AppState>, auth: AuthTeacher) -> Result<Json
         (status = 422, description = "Invalid body or address", body = ErrorBody),
         (status = 429, description = "A code was requested recently", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 502, description = "The mail server refused the mail", body = ErrorBody),
-        (status = 503, description = "Mail server or a backend unavailable", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable", body = ErrorBody),
     ))]
 async fn forgot_password_send_otp(
     State(state): State<AppState>,
     Json(body): Json<EmailRequest>,
 ) -> Result<Json<Msg>, ApiError> {
     let email = body.email.as_str();
-    if state.store.teacher_by_email(email).await?.is_some() {
-        let ttl = ttl_minutes(&state);
-        state
-            .otp
-            .send(
-                Purpose::ResetPassword,
-                email,
-                state.mailer.as_ref(),
-                |code| code_mail(email, code, Purpose::ResetPassword, ttl),
-            )
-            .await?;
-    } else {
-        // Same cooldown, and about as long as a real send takes: nothing sent.
-        state
-            .otp
-            .send_nothing(Purpose::ResetPassword, email)
-            .await?;
+    let registered = state.store.teacher_by_email(email).await?.is_some();
+    // The same work either way (cooldown, daily cap, a stored code nobody will see for an
+    // unknown address); only the mail differs, and it goes out in the background, so
+    // neither the answer nor its timing nor a mail outage tells who has an account.
+    let code = state.otp.issue(Purpose::ResetPassword, email).await?;
+    if registered {
+        let mail = code_mail(email, &code, Purpose::ResetPassword, ttl_minutes(&state));
+        let mailer = state.mailer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send(&mail).await {
+                tracing::warn!(error = %e, "could not send a password reset code");
+            }
+        });
     }
     Ok(Json(Msg {
         msg: "Otp sent successfully to your email",
@@ -417,24 +439,27 @@ async fn forgot_password_send_otp(
             example = json!({"msg": "Password changed successfully"})),
         (status = 400, description = "Wrong, expired, used or void code", body = ErrorBody),
         (status = 422, description = "Invalid body or weak password", body = ErrorBody),
+        (status = 429, description = "Too many code attempts today for this address or client", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "A backend is unavailable", body = ErrorBody),
     ))]
 async fn forgot_password_verify_otp(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(body): Json<ResetPasswordRequest>,
 ) -> Result<Json<Msg>, ApiError> {
     password::check_policy(&body.new_password)?;
     let email = body.email.as_str();
     state
         .otp
-        .verify(Purpose::ResetPassword, email, &body.otp)
+        .verify(Purpose::ResetPassword, email, &body.otp, ip)
         .await?;
     let teacher = state
         .store
         .teacher_by_email(email)
         .await?
         .ok_or(AuthError::InvalidCode)?;
-    let password_hash = password::hash(body.new_password).await?;
+    let password_hash = state.passwords.hash(body.new_password).await?;
     if !state
         .store
         .update_password(teacher.id, &password_hash, Utc::now())
@@ -442,7 +467,7 @@ async fn forgot_password_verify_otp(
     {
         return Err(AuthError::InvalidCode.into());
     }
-    state.login_throttle.record_success(email).await?;
+    state.login_throttle.reset_account(email).await?;
     Ok(Json(Msg {
         msg: "Password changed successfully",
     }))
@@ -466,7 +491,7 @@ async fn delete_account(
         return Err(ApiError::Unauthorized);
     }
     // Other tokens of the account fail anyway (no such teacher); this one is revoked too.
-    if let Err(e) = revocation::revoke(state.kv.as_ref(), &auth.claims).await {
+    if let Err(e) = revocation::revoke(state.store.as_ref(), &auth.claims).await {
         tracing::warn!(error = %e, "could not revoke the token of a deleted account");
     }
     Ok(Json(Msg {

@@ -186,8 +186,13 @@ pub struct CorrectionResponse {
         (status = 401, description = "Missing or invalid token", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "Bearer"))),
         (status = 404, description = "The teacher has no students", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within \
+                                      ROLLCALL_UPLOAD_READ_TIMEOUT_SECONDS", body = ErrorBody),
         (status = 413, description = "The upload is larger than ROLLCALL_MAX_UPLOAD_BYTES",
             body = ErrorBody),
+        (status = 429, description = "This account already has ROLLCALL_UPLOADS_PER_TEACHER \
+                                      uploads in progress", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 415, description = "Not a multipart/form-data request", body = ErrorBody),
         (status = 422, description = "The `file` part is missing", body = ErrorBody),
         (status = 503, description = "Face engine busy or a backend unavailable",

@@ -50,7 +50,7 @@ impl FromRequestParts<AppState> for AuthTeacher {
         let (Some(issued_at), Some(expires_at)) = (claims.issued_at(), claims.expires_at()) else {
             return Err(AuthError::InvalidToken("bad timestamps").into());
         };
-        if revocation::is_revoked(state.kv.as_ref(), &claims.jti).await? {
+        if revocation::is_revoked(state.store.as_ref(), &claims.jti).await? {
             return Err(AuthError::InvalidToken("revoked").into());
         }
         let teacher = state
@@ -61,6 +61,9 @@ impl FromRequestParts<AppState> for AuthTeacher {
         if issued_at < teacher.password_changed_at {
             return Err(AuthError::InvalidToken("issued before the last password change").into());
         }
+        parts
+            .extensions
+            .insert(super::upload::Authenticated(teacher_id));
         Ok(Self {
             teacher_id,
             jti: claims.jti,

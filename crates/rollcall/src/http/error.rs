@@ -40,6 +40,9 @@ pub enum ApiError {
     /// 405: the path exists, the method does not.
     #[error("Method Not Allowed")]
     MethodNotAllowed,
+    /// 408: the request body did not arrive in time (adds `Connection: close`).
+    #[error("The request body took too long to arrive")]
+    RequestTimeout,
     /// 409: conflicts with existing data.
     #[error("{0}")]
     Conflict(String),
@@ -63,6 +66,15 @@ pub enum ApiError {
     /// 502: the mail server refused the message.
     #[error("{0}")]
     BadGateway(String),
+    /// 503 with `Retry-After`: the service is saturated (e.g. every password-hashing slot is
+    /// busy); retry soon.
+    #[error("{detail}")]
+    Busy {
+        /// What is saturated.
+        detail: &'static str,
+        /// When to retry.
+        retry_after: Duration,
+    },
     /// 503: a backend (database, key-value store, mail server) is unavailable.
     #[error("{0}")]
     Unavailable(&'static str),
@@ -80,13 +92,14 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -107,7 +120,7 @@ impl IntoResponse for ApiError {
             Self::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Self::TooManyRequests { retry_after, .. } => {
+            Self::TooManyRequests { retry_after, .. } | Self::Busy { retry_after, .. } => {
                 // Whole seconds, rounded up, at least 1.
                 let secs =
                     (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1);
@@ -116,7 +129,7 @@ impl IntoResponse for ApiError {
             // The rest of an oversized body is never read: close the
             // connection, so that a client does not send its next request on
             // a connection the server is about to drop.
-            Self::PayloadTooLarge => {
+            Self::PayloadTooLarge | Self::RequestTimeout => {
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
@@ -188,6 +201,19 @@ impl From<AuthError> for ApiError {
                 detail: "Too many failed login attempts; try again later".to_owned(),
                 retry_after,
             },
+            AuthError::Busy { retry_after } => Self::Busy {
+                detail: "Too many sign-ins at once; try again in a few seconds",
+                retry_after,
+            },
+            AuthError::TooManyGuesses { retry_after } => Self::TooManyRequests {
+                detail: "Too many OTP attempts; try again later".to_owned(),
+                retry_after,
+            },
+            AuthError::TooManySends { retry_after } => Self::TooManyRequests {
+                detail: "Too many OTPs were sent to this address today; try again later"
+                    .to_owned(),
+                retry_after,
+            },
             AuthError::Kv(e) => e.into(),
             AuthError::Mail(e) => e.into(),
         }
@@ -209,6 +235,12 @@ mod tests {
         .into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[header::RETRY_AFTER], "42");
+        let r = ApiError::from(AuthError::Busy {
+            retry_after: Duration::from_secs(2),
+        })
+        .into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "2");
         let r = ApiError::PayloadTooLarge.into_response();
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(r.headers()[header::CONNECTION], "close");

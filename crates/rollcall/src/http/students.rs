@@ -138,8 +138,13 @@ fn roll_no_taken(roll_no: &str) -> ApiError {
             headers(("WWW-Authenticate" = String, description = "Bearer"))),
         (status = 409, description = "The roll number exists, or this face is already \
                                       enrolled under another roll number", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within \
+                                      ROLLCALL_UPLOAD_READ_TIMEOUT_SECONDS", body = ErrorBody),
         (status = 413, description = "The upload is larger than ROLLCALL_MAX_UPLOAD_BYTES",
             body = ErrorBody),
+        (status = 429, description = "This account already has ROLLCALL_UPLOADS_PER_TEACHER \
+                                      uploads in progress", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 415, description = "Not a multipart/form-data request", body = ErrorBody),
         (status = 422, description = "Invalid `data`, a missing part, or a photo refused by \
                                       the quality gate (then with `reasons`)",

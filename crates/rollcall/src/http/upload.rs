@@ -1,16 +1,21 @@
 //! Photo uploads: the [`PhotoUpload`] extractor of the face endpoints and [`PhotoError`],
 //! the errors those endpoints answer.
 //!
-//! [`PhotoUpload`] first takes an inference [`Ticket`] (503 with `Retry-After` when the
-//! face engine is saturated, before a byte of the body is read), then reads the multipart
-//! body under `ROLLCALL_MAX_UPLOAD_BYTES` (413 beyond it). Routes using it disable axum's
-//! default body limit (`DefaultBodyLimit::disable()`), since this extractor enforces its
-//! own. Photo contents are never checked by file name or content type: the engine decodes
-//! them.
+//! [`PhotoUpload`] first takes one of the teacher's upload slots (429 when they already
+//! have `ROLLCALL_UPLOADS_PER_TEACHER` uploads in progress), then reads the whole multipart
+//! body under `ROLLCALL_MAX_UPLOAD_BYTES` (413 beyond it) and a deadline
+//! (`ROLLCALL_UPLOAD_READ_TIMEOUT_SECONDS`, 408 after it), and only then takes an inference
+//! [`Ticket`] (503 with `Retry-After` when the face engine is saturated). A slow client
+//! therefore never holds a place in the face engine's queue, and one account cannot fill
+//! it. Routes using it disable axum's default body limit (`DefaultBodyLimit::disable()`),
+//! since this extractor enforces its own. Photo contents are never checked by file name or
+//! content type: the engine decodes them.
 //!
 //! [`PhotoError`] is [`ApiError`] plus the two answers it cannot express: a quality-gate
 //! rejection (422 with `reasons`) and a saturated engine (503 with `Retry-After`).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -25,18 +30,84 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
-use crate::store::StoreError;
+use crate::store::{StoreError, TeacherId};
 use crate::vision::{Ticket, VisionError};
 
 /// Room for the multipart framing and the small text fields beside the photo.
 const MULTIPART_OVERHEAD: usize = 64 * 1024;
 
-/// A multipart upload admitted to the face engine.
+/// What a teacher over their upload cap is told to wait.
+const UPLOAD_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// The teacher a request was authenticated as, put in the request's extensions by
+/// [`super::bearer::AuthTeacher`] for the extractors that run after it.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated(pub TeacherId);
+
+/// Photo uploads in progress, per teacher, capped. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct UploadSlots {
+    per_teacher: usize,
+    in_progress: Arc<Mutex<HashMap<TeacherId, usize>>>,
+}
+
+/// One upload in progress; freed on drop.
+#[derive(Debug)]
+pub struct UploadSlot {
+    teacher: TeacherId,
+    in_progress: Arc<Mutex<HashMap<TeacherId, usize>>>,
+}
+
+impl UploadSlots {
+    /// At most `per_teacher` (at least 1) uploads per teacher at once.
+    pub fn new(per_teacher: usize) -> Self {
+        Self {
+            per_teacher: per_teacher.max(1),
+            in_progress: Arc::default(),
+        }
+    }
+
+    /// A slot for `teacher`, or None when they are at their cap.
+    pub fn try_acquire(&self, teacher: TeacherId) -> Option<UploadSlot> {
+        let mut map = self
+            .in_progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let count = map.entry(teacher).or_insert(0);
+        if *count >= self.per_teacher {
+            return None;
+        }
+        *count += 1;
+        Some(UploadSlot {
+            teacher,
+            in_progress: self.in_progress.clone(),
+        })
+    }
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        let mut map = self
+            .in_progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = map.get_mut(&self.teacher) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                map.remove(&self.teacher);
+            }
+        }
+    }
+}
+
+/// A multipart upload, read in full, admitted to the face engine.
 #[derive(Debug)]
 pub struct PhotoUpload {
-    /// The inference ticket taken before reading the body.
+    /// The inference ticket, taken once the body was read.
     pub ticket: Ticket,
     parts: Vec<(String, Bytes)>,
+    /// The teacher's upload slot, held until the request is done.
+    _slot: UploadSlot,
 }
 
 impl PhotoUpload {
@@ -58,22 +129,46 @@ impl FromRequest<AppState> for PhotoUpload {
     type Rejection = PhotoError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, PhotoError> {
-        let ticket = state.vision.admit()?;
+        let Some(&Authenticated(teacher)) = req.extensions().get::<Authenticated>() else {
+            // The handler must authenticate before taking the body.
+            return Err(ApiError::Unauthorized.into());
+        };
+        let slot = state
+            .uploads
+            .try_acquire(teacher)
+            .ok_or_else(|| ApiError::TooManyRequests {
+                detail: "Too many photo uploads in progress for this account; wait for one \
+                         to finish"
+                    .to_owned(),
+                retry_after: UPLOAD_RETRY_AFTER,
+            })?;
         let limit = state
             .settings
             .max_upload_bytes
             .saturating_add(MULTIPART_OVERHEAD);
         let req = req.map(|body| Body::new(Limited::new(body, limit)));
-        let mut multipart = Multipart::from_request(req, state)
+        let read = async {
+            let mut multipart = Multipart::from_request(req, state)
+                .await
+                .map_err(multipart_rejection)?;
+            let mut parts = Vec::new();
+            while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+                let name = field.name().unwrap_or_default().to_owned();
+                let bytes = field.bytes().await.map_err(multipart_error)?;
+                parts.push((name, bytes));
+            }
+            Ok::<_, ApiError>(parts)
+        };
+        let parts = tokio::time::timeout(state.settings.hardening.upload_read_timeout, read)
             .await
-            .map_err(multipart_rejection)?;
-        let mut parts = Vec::new();
-        while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
-            let name = field.name().unwrap_or_default().to_owned();
-            let bytes = field.bytes().await.map_err(multipart_error)?;
-            parts.push((name, bytes));
-        }
-        Ok(Self { ticket, parts })
+            .map_err(|_| ApiError::RequestTimeout)??;
+        // Only a fully read photo waits for the face engine.
+        let ticket = state.vision.admit()?;
+        Ok(Self {
+            ticket,
+            parts,
+            _slot: slot,
+        })
     }
 }
 

@@ -136,6 +136,21 @@ impl KeyValue for MemoryKv {
         Ok(1)
     }
 
+    async fn decr(&self, key: &str) -> Result<i64, KvError> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let Some(entry) = state.live(key, now) else {
+            return Ok(0);
+        };
+        let current: i64 = entry
+            .value
+            .parse()
+            .map_err(|_| KvError::Internal(format!("value of {key:?} is not an integer")))?;
+        let next = (current - 1).max(0);
+        entry.value = next.to_string();
+        Ok(next)
+    }
+
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, KvError> {
         let now = Instant::now();
         Ok(self

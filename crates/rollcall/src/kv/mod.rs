@@ -70,6 +70,9 @@ pub trait KeyValue: Send + Sync + 'static {
     /// Increment a counter, creating it at 1 with `ttl` if absent (the TTL is not
     /// extended by later increments). Returns the new value.
     async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, KvError>;
+    /// Decrement a counter that exists and is above 0, keeping its TTL (a refund of an
+    /// [`KeyValue::incr`]); an absent key stays absent. Returns the new value (0 if absent).
+    async fn decr(&self, key: &str) -> Result<i64, KvError>;
     /// Remaining time to live; None if the key does not exist.
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, KvError>;
 }

@@ -22,6 +22,22 @@ end
 return value
 ";
 
+/// Decrement an existing counter above 0, keeping its TTL; absent stays absent.
+const DECR_IF_POSITIVE: &str = r"
+local value = redis.call('GET', KEYS[1])
+if not value then
+    return 0
+end
+local n = tonumber(value)
+if not n then
+    return redis.error_reply('value is not an integer')
+end
+if n <= 0 then
+    return 0
+end
+return redis.call('DECR', KEYS[1])
+";
+
 /// [`KeyValue`] on Redis, with an optional prefix prepended to every key.
 #[derive(Clone)]
 pub struct RedisKv {
@@ -193,6 +209,12 @@ impl KeyValue for RedisKv {
             .arg(1)
             .arg(self.key(key))
             .arg(millis(ttl));
+        self.query(cmd).await
+    }
+
+    async fn decr(&self, key: &str) -> Result<i64, KvError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(DECR_IF_POSITIVE).arg(1).arg(self.key(key));
         self.query(cmd).await
     }
 

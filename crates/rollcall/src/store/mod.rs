@@ -165,6 +165,13 @@ pub trait Store: Send + Sync + 'static {
     async fn mark_email_verified(&self, email: &str) -> Result<(), StoreError>;
     async fn is_email_verified(&self, email: &str) -> Result<bool, StoreError>;
 
+    // --- revoked access tokens (kept until they expire) ---
+    /// Records `jti` as revoked until `expires_at` (seconds since the epoch); also removes
+    /// revocations that have expired. Idempotent.
+    async fn revoke_token(&self, jti: uuid::Uuid, expires_at: i64) -> Result<(), StoreError>;
+    /// True if `jti` was revoked (and the revocation has not expired).
+    async fn is_token_revoked(&self, jti: uuid::Uuid) -> Result<bool, StoreError>;
+
     // --- teachers ---
     /// `Conflict("user_id")` or `Conflict("email")` if taken.
     async fn create_teacher(&self, new: NewTeacher<'_>) -> Result<Teacher, StoreError>;

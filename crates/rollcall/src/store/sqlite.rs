@@ -122,6 +122,37 @@ impl Store for SqliteStore {
         Ok(found.is_some())
     }
 
+    async fn revoke_token(&self, jti: uuid::Uuid, expires_at: i64) -> Result<(), StoreError> {
+        const CONTEXT: &str = "revoking a token";
+        sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < ?1")
+            .bind(Utc::now().timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err(CONTEXT))?;
+        sqlx::query(
+            "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?1, ?2)
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti.to_string())
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        Ok(())
+    }
+
+    async fn is_token_revoked(&self, jti: uuid::Uuid) -> Result<bool, StoreError> {
+        let found: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM revoked_tokens WHERE jti = ?1 AND expires_at >= ?2",
+        )
+        .bind(jti.to_string())
+        .bind(Utc::now().timestamp())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("reading a revoked token"))?;
+        Ok(found.is_some())
+    }
+
     async fn create_teacher(&self, new: NewTeacher<'_>) -> Result<Teacher, StoreError> {
         let created = now();
         let row: TeacherRow = sqlx::query_as(&format!(

@@ -135,6 +135,7 @@ store_suite!(
     attendance_range_bounds,
     delete_teacher_removes_everything,
     migrate_twice,
+    revoked_tokens_until_they_expire,
 );
 
 // --- helpers ---
@@ -787,6 +788,22 @@ async fn delete_teacher_removes_everything(h: Harness) {
         Some(vec![day(1)])
     );
     teacher(store, "alice").await;
+}
+
+async fn revoked_tokens_until_they_expire(h: Harness) {
+    let store = h.store();
+    let now = chrono::Utc::now().timestamp();
+    let (live, expired, other) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    store.revoke_token(live, now + 3600).await.unwrap();
+    // Idempotent.
+    store.revoke_token(live, now + 3600).await.unwrap();
+    store.revoke_token(expired, now - 5).await.unwrap();
+    assert!(store.is_token_revoked(live).await.unwrap());
+    assert!(!store.is_token_revoked(other).await.unwrap());
+    // Past its expiry a revocation no longer matters, and the next revocation sweeps it out.
+    assert!(!store.is_token_revoked(expired).await.unwrap());
+    store.revoke_token(other, now + 60).await.unwrap();
+    assert_eq!(h.count("revoked_tokens").await, 2);
 }
 
 async fn migrate_twice(h: Harness) {

@@ -70,7 +70,7 @@ def main():
         "ROLLCALL_LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000000",
         "ROLLCALL_LOG": "warn",
     })
-    server = subprocess.Popen([args.binary, "serve"], env=env, stdout=subprocess.DEVNULL)
+    server = subprocess.Popen([args.binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(600):
             try:

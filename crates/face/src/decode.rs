@@ -57,9 +57,7 @@ fn decode_png_rows(bytes: &[u8], limits: &Limits) -> Result<Option<RgbImage>, Fa
         png::DecodingError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             FaceError::invalid("the file is truncated")
         }
-        png::DecodingError::LimitsExceeded => {
-            FaceError::invalid("image exceeds decoder limits")
-        }
+        png::DecodingError::LimitsExceeded => FaceError::invalid("image exceeds decoder limits"),
         other => FaceError::invalid(format!("corrupt or truncated image data ({other})")),
     };
     let mut decoder = png::Decoder::new(Cursor::new(bytes));

@@ -107,6 +107,58 @@ fn transparent_pixels_become_white() {
     assert_eq!(decoded.get_pixel(1, 1).0, [255, 255, 255]);
 }
 
+/// PNGs take a row-by-row path straight to 8-bit RGB (bounded memory); every PNG colour
+/// type and depth gives the same picture as the general decoder (within one level: 16-bit
+/// samples are truncated rather than rounded).
+#[test]
+fn png_rows_match_the_general_decoder() {
+    let base = DynamicImage::ImageRgb8(portrait());
+    let mut rgba = base.to_rgba8();
+    for (i, px) in rgba.pixels_mut().enumerate() {
+        px[3] = (i % 256) as u8;
+    }
+    let variants = [
+        ("rgb8", base.clone()),
+        ("rgb16", DynamicImage::ImageRgb16(base.to_rgb16())),
+        ("rgba8", DynamicImage::ImageRgba8(rgba.clone())),
+        (
+            "rgba16",
+            DynamicImage::ImageRgba16(DynamicImage::ImageRgba8(rgba).to_rgba16()),
+        ),
+        ("luma8", DynamicImage::ImageLuma8(base.to_luma8())),
+        ("luma16", DynamicImage::ImageLuma16(base.to_luma16())),
+        ("lumaA8", DynamicImage::ImageLumaA8(base.to_luma_alpha8())),
+    ];
+    for (name, image) in variants {
+        let mut bytes = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+            .unwrap();
+        let rows = decode(&bytes, &Limits::default()).unwrap();
+        let general = rollcall_face::decode::to_rgb(
+            rollcall_face::decode::decode_dynamic(&bytes, &Limits::default()).unwrap(),
+        );
+        assert_eq!(rows.dimensions(), general.dimensions(), "{name}");
+        let worst = rows
+            .as_raw()
+            .iter()
+            .zip(general.as_raw())
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        assert!(worst <= 1, "{name}: a channel differs by {worst}");
+    }
+    // A truncated PNG is an invalid image, not a panic or a partial picture.
+    let mut bytes = Vec::new();
+    base.write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+        .unwrap();
+    bytes.truncate(bytes.len() / 2);
+    assert!(matches!(
+        decode(&bytes, &Limits::default()),
+        Err(FaceError::InvalidImage { .. })
+    ));
+}
+
 #[test]
 fn broken_files_are_invalid_images() {
     for file in [

@@ -22,11 +22,11 @@ use tower::ServiceExt;
 
 use crate::auth::otp::OtpService;
 use crate::auth::password::PasswordHasher;
-use crate::http::upload::UploadSlots;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::token::TokenKeys;
 use crate::bounded::{BoundedKv, BoundedStore};
 use crate::config::{ConfigError, HardeningSettings, Settings};
+use crate::http::upload::UploadSlots;
 use crate::kv::{self, KeyValue, KvError};
 use crate::mail::{self, MailError, Mailer};
 use crate::store::{self, Store, StoreError, StoreOptions};

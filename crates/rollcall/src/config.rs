@@ -294,7 +294,11 @@ pub struct SettingsLayer {
     #[arg(long, env = "ROLLCALL_OTP_MAX_GUESSES_PER_DAY", global = true)]
     pub otp_max_guesses_per_day: Option<u32>,
     /// Code guesses checked from one client address per 24 hours [default: 50].
-    #[arg(long, env = "ROLLCALL_OTP_MAX_GUESSES_PER_CLIENT_PER_DAY", global = true)]
+    #[arg(
+        long,
+        env = "ROLLCALL_OTP_MAX_GUESSES_PER_CLIENT_PER_DAY",
+        global = true
+    )]
     pub otp_max_guesses_per_client_per_day: Option<u32>,
 }
 
@@ -515,7 +519,8 @@ fn hardening_settings(layer: &SettingsLayer) -> Result<HardeningSettings, Config
         h.password_hash_concurrency = positive("ROLLCALL_PASSWORD_HASH_CONCURRENCY", n)?;
     }
     if let Some(ms) = layer.password_hash_wait_ms {
-        h.password_hash_wait = Duration::from_millis(positive("ROLLCALL_PASSWORD_HASH_WAIT_MS", ms)?);
+        h.password_hash_wait =
+            Duration::from_millis(positive("ROLLCALL_PASSWORD_HASH_WAIT_MS", ms)?);
     }
     if let Some(secs) = layer.upload_read_timeout_seconds {
         h.upload_read_timeout = seconds("ROLLCALL_UPLOAD_READ_TIMEOUT_SECONDS", secs)?;

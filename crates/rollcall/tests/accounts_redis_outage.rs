@@ -94,8 +94,11 @@ async fn redis_outage_gives_503_and_recovers() {
     )
     .await;
     let body = expect(
-        app.post("/login", json!({ "email": email, "password": "Corr3ct horse" }))
-            .await,
+        app.post(
+            "/login",
+            json!({ "email": email, "password": "Corr3ct horse" }),
+        )
+        .await,
         StatusCode::SERVICE_UNAVAILABLE,
     )
     .await;

@@ -40,7 +40,11 @@ async fn login_burst(backend: Backend) {
     let mut tasks = Vec::new();
     for i in 0..40 {
         let (client, url, email) = (app.client.clone(), app.url("/login"), email.clone());
-        let password = if i == right { PASSWORD } else { "Wrong-passw0rd" };
+        let password = if i == right {
+            PASSWORD
+        } else {
+            "Wrong-passw0rd"
+        };
         tasks.push(tokio::spawn(async move {
             let r = client
                 .post(url)
@@ -340,7 +344,8 @@ async fn forgot_password_answers_200_when_mail_is_down() {
     let port = closed.local_addr().unwrap().port();
     let app = spawn(Backend::SqliteInProcess, |_| {}).await;
     let registered = unique_email();
-    app.create_account(&registered, "outage-user", PASSWORD).await;
+    app.create_account(&registered, "outage-user", PASSWORD)
+        .await;
     drop(closed);
     let down = spawn(Backend::SqliteInProcess, |s| {
         s.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
@@ -391,7 +396,11 @@ async fn a_revoked_token_stays_revoked_after_a_restart() {
     let client = reqwest::Client::new();
     let (base, stop, task) = start(settings.clone()).await;
     // Sign up through the first instance.
-    let app = TestAppView { base: &base, client: &client, smtp: &smtp };
+    let app = TestAppView {
+        base: &base,
+        client: &client,
+        smtp: &smtp,
+    };
     let email = unique_email();
     let token = app.sign_up_and_login(&email).await;
     let kept = app.login(&email).await;
@@ -407,12 +416,7 @@ async fn a_revoked_token_stays_revoked_after_a_restart() {
 
     // A new process on the same SQLite file, with a fresh in-process key-value store.
     let (base, stop, task) = start(settings).await;
-    let me = |t: String| {
-        client
-            .get(format!("{base}/me"))
-            .bearer_auth(t)
-            .send()
-    };
+    let me = |t: String| client.get(format!("{base}/me")).bearer_auth(t).send();
     expect_unauthorized(me(token.clone()).await.unwrap()).await;
     expect(me(kept).await.unwrap(), StatusCode::OK).await;
     stop.send(()).unwrap();
@@ -492,7 +496,11 @@ impl TestAppView<'_> {
 
 /// Opens a multipart upload to `path` and sends its start, then trickles a byte every
 /// 200 ms in the background until the server answers; returns the status it answered.
-async fn trickling_upload(base: &str, path: &str, token: &str) -> tokio::task::JoinHandle<(u16, Duration)> {
+async fn trickling_upload(
+    base: &str,
+    path: &str,
+    token: &str,
+) -> tokio::task::JoinHandle<(u16, Duration)> {
     let addr = base.trim_start_matches("http://").to_owned();
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
@@ -565,7 +573,11 @@ async fn slow_uploads_from_one_account_do_not_starve_another() {
     let r = app.mark(&other, photo).await;
     let took = started.elapsed();
     let body = expect(r, StatusCode::OK).await;
-    assert_eq!(classroom::roll_nos(&body["marked"]), ["1".to_owned()].into(), "{body}");
+    assert_eq!(
+        classroom::roll_nos(&body["marked"]),
+        ["1".to_owned()].into(),
+        "{body}"
+    );
     let mut statuses = Vec::new();
     for t in trickles {
         let (status, lasted) = t.await.unwrap();
@@ -576,11 +588,71 @@ async fn slow_uploads_from_one_account_do_not_starve_another() {
                 "cut after {lasted:?}"
             );
             // The other teacher was served while this one was still trickling.
-            assert!(took < lasted, "served in {took:?}, trickle lasted {lasted:?}");
+            assert!(
+                took < lasted,
+                "served in {took:?}, trickle lasted {lasted:?}"
+            );
         }
     }
     statuses.sort_unstable();
     assert_eq!(statuses, [408, 408, 429, 429, 429, 429, 429, 429, 429]);
+}
+
+// --- item 5: the pixel limit has its own answer ---
+
+/// A PNG header claiming `w` x `h` 8-bit RGB pixels, with an empty image stream.
+fn png_header_only(w: u32, h: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
+        let mut crc_input = kind.to_vec();
+        crc_input.extend_from_slice(data);
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in &crc_input {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        out.extend_from_slice(&(!crc).to_be_bytes());
+    }
+    let mut out = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &[0x78, 0x9C, 0x03, 0x00]);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// A 69-byte file claiming 30000x30000 pixels gets 422 with the size and the limit, not 413
+/// "Request body is too large".
+#[tokio::test]
+async fn a_photo_over_the_pixel_limit_gets_its_own_422() {
+    let app = spawn(Backend::SqliteInProcess, |_| {}).await;
+    let token = app.signed_in_teacher().await;
+    let bomb = png_header_only(30_000, 30_000);
+    assert!(bomb.len() < 100);
+    let r = app
+        .add_student_part(
+            &token,
+            "Big",
+            "1",
+            classroom::part(bomb, "a.png", "image/png"),
+        )
+        .await;
+    let body = expect(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(
+        body["detail"],
+        "photo is 30000x30000, the limit is 40 megapixels"
+    );
 }
 
 // --- item 3: half-sent requests ---

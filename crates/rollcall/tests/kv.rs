@@ -201,7 +201,10 @@ async fn decr_refunds_without_creating(kv: Arc<dyn KeyValue>) {
     assert_eq!(kv.decr("refund").await.unwrap(), 0);
     assert_eq!(kv.decr("refund").await.unwrap(), 0, "never below 0");
     let left = kv.ttl("refund").await.unwrap().unwrap();
-    assert!(left > Duration::from_secs(25) && left <= ttl, "TTL kept: {left:?}");
+    assert!(
+        left > Duration::from_secs(25) && left <= ttl,
+        "TTL kept: {left:?}"
+    );
     assert_eq!(kv.incr("refund", ttl).await.unwrap(), 1);
 }
 

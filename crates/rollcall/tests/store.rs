@@ -793,7 +793,11 @@ async fn delete_teacher_removes_everything(h: Harness) {
 async fn revoked_tokens_until_they_expire(h: Harness) {
     let store = h.store();
     let now = chrono::Utc::now().timestamp();
-    let (live, expired, other) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let (live, expired, other) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
     store.revoke_token(live, now + 3600).await.unwrap();
     // Idempotent.
     store.revoke_token(live, now + 3600).await.unwrap();

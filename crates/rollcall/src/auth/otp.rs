@@ -479,7 +479,11 @@ mod tests {
         }
         let reads = kv.code_reads.load(std::sync::atomic::Ordering::SeqCst);
         assert!(reads <= 5, "{reads} guesses were compared with one code");
-        assert!(otp.verify(Purpose::VerifyEmail, "a@b.org", &code, CLIENT).await.is_err());
+        assert!(
+            otp.verify(Purpose::VerifyEmail, "a@b.org", &code, CLIENT)
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]
@@ -507,7 +511,10 @@ mod tests {
             sends += 1;
             let wrong = if code == "000000" { "000001" } else { "000000" };
             for _ in 0..5 {
-                match otp.verify(Purpose::ResetPassword, "a@b.org", wrong, CLIENT).await {
+                match otp
+                    .verify(Purpose::ResetPassword, "a@b.org", wrong, CLIENT)
+                    .await
+                {
                     Err(AuthError::InvalidCode) => guesses_checked += 1,
                     Err(AuthError::TooManyGuesses { retry_after }) => {
                         assert!(retry_after <= DAY);
@@ -521,11 +528,14 @@ mod tests {
         // The client's budget is spent on other addresses too (9 in all).
         let code = otp.issue(Purpose::VerifyEmail, "c@d.org").await.unwrap();
         for _ in 0..2 {
-            let wrong = otp.verify(Purpose::VerifyEmail, "c@d.org", "x", CLIENT).await;
+            let wrong = otp
+                .verify(Purpose::VerifyEmail, "c@d.org", "x", CLIENT)
+                .await;
             assert!(matches!(wrong, Err(AuthError::InvalidCode)));
         }
         assert!(matches!(
-            otp.verify(Purpose::VerifyEmail, "c@d.org", &code, CLIENT).await,
+            otp.verify(Purpose::VerifyEmail, "c@d.org", &code, CLIENT)
+                .await,
             Err(AuthError::TooManyGuesses { .. })
         ));
     }

@@ -229,20 +229,44 @@ mod tests {
         let hasher = PasswordHasher::new(2, Duration::from_secs(5));
         let h = hasher.hash("Tr0ub4dor&3".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(hasher.verify("Tr0ub4dor&3".into(), Some(h.clone())).await.unwrap());
-        assert!(!hasher.verify("tr0ub4dor&3".into(), Some(h.clone())).await.unwrap());
+        assert!(
+            hasher
+                .verify("Tr0ub4dor&3".into(), Some(h.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify("tr0ub4dor&3".into(), Some(h.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!hasher.verify("anything".into(), None).await.unwrap());
         // The reference implementation accepts our hashes, and we accept its.
         use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
         let parsed = PasswordHash::new(&h).unwrap();
-        assert!(Argon2::default().verify_password(b"Tr0ub4dor&3", &parsed).is_ok());
+        assert!(
+            Argon2::default()
+                .verify_password(b"Tr0ub4dor&3", &parsed)
+                .is_ok()
+        );
         let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
         let theirs = Argon2::default()
             .hash_password(b"S0me other pass", &salt)
             .unwrap()
             .to_string();
-        assert!(hasher.verify("S0me other pass".into(), Some(theirs.clone())).await.unwrap());
-        assert!(!hasher.verify("S0me other pas".into(), Some(theirs)).await.unwrap());
+        assert!(
+            hasher
+                .verify("S0me other pass".into(), Some(theirs.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify("S0me other pas".into(), Some(theirs))
+                .await
+                .unwrap()
+        );
         // One buffer per slot, reused.
         assert!(hasher.buffers.lock().unwrap().len() <= 2);
     }

@@ -95,7 +95,12 @@ mod tests {
         // The IP has used 2 attempts (the one refused for the account did not reach it).
         throttle.reserve("b@x.org", ip).await.unwrap();
         assert!(throttle.reserve("c@x.org", ip).await.is_err());
-        assert!(throttle.reserve("c@x.org", [10, 0, 0, 2].into()).await.is_ok());
+        assert!(
+            throttle
+                .reserve("c@x.org", [10, 0, 0, 2].into())
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -118,7 +123,9 @@ mod tests {
         let mut tasks = Vec::new();
         for _ in 0..40 {
             let throttle = throttle.clone();
-            tasks.push(tokio::spawn(async move { throttle.reserve("a@x.org", ip).await }));
+            tasks.push(tokio::spawn(async move {
+                throttle.reserve("a@x.org", ip).await
+            }));
         }
         let mut admitted = 0;
         for task in tasks {

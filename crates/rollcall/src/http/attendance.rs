@@ -194,7 +194,8 @@ pub struct CorrectionResponse {
                                       uploads in progress", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 415, description = "Not a multipart/form-data request", body = ErrorBody),
-        (status = 422, description = "The `file` part is missing", body = ErrorBody),
+        (status = 422, description = "The `file` part is missing, or the photo has more pixels \
+                                      than the limit (40 MP)", body = ErrorBody),
         (status = 503, description = "Face engine busy or a backend unavailable",
             body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]

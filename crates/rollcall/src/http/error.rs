@@ -210,8 +210,7 @@ impl From<AuthError> for ApiError {
                 retry_after,
             },
             AuthError::TooManySends { retry_after } => Self::TooManyRequests {
-                detail: "Too many OTPs were sent to this address today; try again later"
-                    .to_owned(),
+                detail: "Too many OTPs were sent to this address today; try again later".to_owned(),
                 retry_after,
             },
             AuthError::Kv(e) => e.into(),

@@ -146,8 +146,9 @@ fn roll_no_taken(roll_no: &str) -> ApiError {
                                       uploads in progress", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 415, description = "Not a multipart/form-data request", body = ErrorBody),
-        (status = 422, description = "Invalid `data`, a missing part, or a photo refused by \
-                                      the quality gate (then with `reasons`)",
+        (status = 422, description = "Invalid `data`, a missing part, a photo over the pixel \
+                                      limit (40 MP), or a photo refused by the quality gate \
+                                      (then with `reasons`)",
             body = RejectionBody,
             example = json!({"detail": "The photo cannot be used for enrolment: the head is \
                                         turned to the side. Take a sharp, well-lit photo of \

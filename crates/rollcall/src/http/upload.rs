@@ -242,6 +242,10 @@ impl From<VisionError> for PhotoError {
                 ApiError::BadRequest(format!("The file is not a readable image: {reason}")),
             ),
             VisionError::Face(FaceError::TooLarge { .. }) => Self::Api(ApiError::PayloadTooLarge),
+            // "photo is 30000x30000, the limit is 40 megapixels": however small the file.
+            VisionError::Face(e @ FaceError::TooManyPixels { .. }) => {
+                Self::Api(ApiError::Unprocessable(e.to_string()))
+            }
             VisionError::Face(other) => Self::Api(ApiError::Internal(other.to_string())),
             VisionError::Worker(cause) => Self::Api(ApiError::Internal(cause)),
         }
@@ -373,12 +377,23 @@ mod tests {
         let r = PhotoError::from(VisionError::Face(invalid)).into_response();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         let too_large = FaceError::TooLarge {
-            kind: rollcall_face::SizeKind::Pixels,
+            kind: rollcall_face::SizeKind::Bytes,
             value: 10,
             limit: 1,
         };
         let r = PhotoError::from(VisionError::Face(too_large)).into_response();
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let too_many = FaceError::TooManyPixels {
+            width: 30_000,
+            height: 30_000,
+            limit: 40_000_000,
+        };
+        let r = PhotoError::from(VisionError::Face(too_many)).into_response();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            body(r).await["detail"],
+            "photo is 30000x30000, the limit is 40 megapixels"
+        );
         let r =
             PhotoError::from(VisionError::Face(FaceError::Runtime("onnx".into()))).into_response();
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);

@@ -111,14 +111,13 @@ impl Store for PostgresStore {
     }
 
     async fn is_token_revoked(&self, jti: uuid::Uuid) -> Result<bool, StoreError> {
-        let found: Option<i32> = sqlx::query_scalar(
-            "SELECT 1 FROM revoked_tokens WHERE jti = $1 AND expires_at >= $2",
-        )
-        .bind(jti)
-        .bind(Utc::now().timestamp())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err("reading a revoked token"))?;
+        let found: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM revoked_tokens WHERE jti = $1 AND expires_at >= $2")
+                .bind(jti)
+                .bind(Utc::now().timestamp())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err("reading a revoked token"))?;
         Ok(found.is_some())
     }
 

@@ -28,6 +28,8 @@ async fn class_app(backend: Backend) -> TestApp {
         s.vision.workers = 2;
         s.vision.queue = 16;
         s.vision.queue_timeout = Duration::from_secs(600);
+        // ... from one account: lift the per-teacher upload cap (2 by default, issue 10).
+        s.hardening.uploads_per_teacher = 16;
     })
     .await
 }

@@ -204,24 +204,27 @@ impl Vision {
                 .map(|f| f.embedding.as_slice())
                 .collect();
             let verdicts = assign(engine, &embeddings, &roster.members);
-            // Second pass: the faces nobody of the class, against everyone else.
-            let strangers: Vec<usize> = verdicts
+            // Second pass: the faces that are nobody of the class, against everyone else.
+            let (strangers, probes): (Vec<usize>, Vec<&[f32]>) = verdicts
                 .iter()
+                .zip(&embeddings)
                 .enumerate()
-                .filter(|(_, v)| matches!(v, Verdict::Unknown { .. }))
-                .map(|(i, _)| i)
-                .collect();
-            let mut outsiders: Vec<Option<(StudentId, f32)>> = vec![None; embeddings.len()];
-            if !strangers.is_empty() && !roster.others.is_empty() {
-                let probes: Vec<&[f32]> = strangers.iter().map(|&i| embeddings[i]).collect();
+                .filter(|(_, (v, _))| matches!(v, Verdict::Unknown { .. }))
+                .map(|(i, (_, e))| (i, *e))
+                .unzip();
+            let mut outsiders: Vec<Option<(StudentId, f32)>> = vec![None; verdicts.len()];
+            if !probes.is_empty() && !roster.others.is_empty() {
                 let second = assign(engine, &probes, &roster.others);
-                for (&i, verdict) in strangers.iter().zip(second) {
-                    if let Verdict::Student {
-                        student_id,
-                        similarity,
-                    } = verdict
+                for (i, verdict) in strangers.into_iter().zip(second) {
+                    if let (
+                        Some(slot),
+                        Verdict::Student {
+                            student_id,
+                            similarity,
+                        },
+                    ) = (outsiders.get_mut(i), verdict)
                     {
-                        outsiders[i] = Some((student_id, similarity));
+                        *slot = Some((student_id, similarity));
                     }
                 }
             }

@@ -1695,7 +1695,8 @@ async fn sqlite_foreign_keys_are_enforced() {
         .await
         .unwrap();
     assert_eq!(mode, "wal");
-    // A student for a teacher that does not exist is refused.
+    // A student for a teacher that does not exist is refused (by the store: the teacher has
+    // no class; by the database: the foreign key).
     let orphan = h
         .store()
         .create_student(
@@ -1708,7 +1709,29 @@ async fn sqlite_foreign_keys_are_enforced() {
             },
         )
         .await;
-    assert!(matches!(orphan, Err(StoreError::Internal(_))), "{orphan:?}");
+    not_found(orphan, "class");
+    let raw = sqlx::query(
+        "INSERT INTO students (teacher_id, name, roll_no, created_at) VALUES (12345, 'x', '1', '')",
+    )
+    .execute(pool)
+    .await;
+    assert!(raw.is_err(), "{raw:?}");
+    // A membership across teachers is refused by the database too.
+    let alice = teacher(h.store(), "alice").await;
+    let bob = teacher(h.store(), "bob").await;
+    let bobs_class = default_class(h.store(), bob.id).await;
+    let s = student(h.store(), alice.id, "1").await;
+    let cross = sqlx::query(
+        "INSERT INTO class_members (teacher_id, class_id, student_id, added_at)
+         VALUES (?1, ?2, ?3, '')",
+    )
+    .bind(alice.id)
+    .bind(bobs_class)
+    .bind(s.id)
+    .execute(pool)
+    .await;
+    assert!(cross.is_err(), "{cross:?}");
+    assert_eq!(h.count("class_members").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

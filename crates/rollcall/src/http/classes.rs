@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http_body_util::Limited;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -176,8 +176,6 @@ fn parse_note(raw: Option<&str>) -> Result<Option<ClassNote>, ApiError> {
     }
 }
 
-const CLASS_ID: &str = "The class id";
-
 /// Lists the teacher's classes with their number of members.
 #[utoipa::path(get, path = "/classes", tag = "classes",
     security(("bearer" = []), ("oauth2" = [])),
@@ -244,7 +242,7 @@ async fn create_class(
 /// One class with its number of members.
 #[utoipa::path(get, path = "/classes/{class_id}", tag = "classes",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("class_id" = i64, Path, description = CLASS_ID)),
+    params(("class_id" = i64, Path, description = "The class id")),
     responses(
         (status = 200, description = "The class", body = ClassOut),
         (status = 401, description = "Missing or invalid token", body = ErrorBody,
@@ -266,7 +264,7 @@ async fn get_class(
 /// Renames a class and/or changes its note.
 #[utoipa::path(patch, path = "/classes/{class_id}", tag = "classes",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("class_id" = i64, Path, description = CLASS_ID)),
+    params(("class_id" = i64, Path, description = "The class id")),
     request_body = ClassPatch,
     responses(
         (status = 200, description = "The class as it is now", body = ClassOut),
@@ -316,7 +314,7 @@ async fn update_class(
 /// classes, and in `GET /get_all_students`).
 #[utoipa::path(delete, path = "/classes/{class_id}", tag = "classes",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("class_id" = i64, Path, description = CLASS_ID)),
+    params(("class_id" = i64, Path, description = "The class id")),
     responses(
         (status = 200, description = "Deleted", body = ClassMsg,
             example = json!({"msg": "Class deleted successfully"})),
@@ -344,7 +342,7 @@ async fn delete_class(
 /// The class's members, in the shape of `GET /get_all_students`.
 #[utoipa::path(get, path = "/classes/{class_id}/students", tag = "classes",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("class_id" = i64, Path, description = CLASS_ID)),
+    params(("class_id" = i64, Path, description = "The class id")),
     responses(
         (status = 200, description = "The members, by roll number", body = StudentList,
             example = json!({"msg": [{"name": "Ada Lovelace", "roll_no": "12"}]})),
@@ -373,7 +371,7 @@ async fn class_students(
 /// `data` + `image`).
 #[utoipa::path(post, path = "/classes/{class_id}/students", tag = "classes",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("class_id" = i64, Path, description = CLASS_ID)),
+    params(("class_id" = i64, Path, description = "The class id")),
     request_body(content(
         (AddMembersBody = "application/json"),
         (AddStudentForm = "multipart/form-data"),
@@ -472,7 +470,7 @@ async fn add_class_students(
 #[utoipa::path(delete, path = "/classes/{class_id}/students/{roll_no}", tag = "classes",
     security(("bearer" = []), ("oauth2" = [])),
     params(
-        ("class_id" = i64, Path, description = CLASS_ID),
+        ("class_id" = i64, Path, description = "The class id"),
         ("roll_no" = String, Path, description = "The student's roll number"),
     ),
     responses(
@@ -504,7 +502,7 @@ async fn remove_class_student(
 /// `not_in_class`, never marked.
 #[utoipa::path(post, path = "/classes/{class_id}/attendance", tag = "classes",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("class_id" = i64, Path, description = CLASS_ID)),
+    params(("class_id" = i64, Path, description = "The class id")),
     request_body(content = MarkAttendanceForm, content_type = "multipart/form-data",
         description = "`file`: the class photo"),
     responses(
@@ -552,7 +550,7 @@ async fn mark_class_attendance(
 /// columns are the days on which any member was present in this class).
 #[utoipa::path(get, path = "/classes/{class_id}/attendance", tag = "classes",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("class_id" = i64, Path, description = CLASS_ID), ReportQuery),
+    params(("class_id" = i64, Path, description = "The class id"), ReportQuery),
     responses(
         (status = 200, description = "The report (JSON), or with `format=csv` a CSV \
                                       `Name,Roll_no,<date>...,Days_present,Percentage` \
@@ -580,7 +578,7 @@ async fn class_attendance(
 #[utoipa::path(put, path = "/classes/{class_id}/attendance/{roll_no}/{date}", tag = "classes",
     security(("bearer" = []), ("oauth2" = [])),
     params(
-        ("class_id" = i64, Path, description = CLASS_ID),
+        ("class_id" = i64, Path, description = "The class id"),
         ("roll_no" = String, Path, description = "The student's roll number"),
         ("date" = String, Path, description = "The day, `YYYY-MM-DD`"),
     ),
@@ -612,7 +610,7 @@ async fn set_class_present(
     tag = "classes",
     security(("bearer" = []), ("oauth2" = [])),
     params(
-        ("class_id" = i64, Path, description = CLASS_ID),
+        ("class_id" = i64, Path, description = "The class id"),
         ("roll_no" = String, Path, description = "The student's roll number"),
         ("date" = String, Path, description = "The day, `YYYY-MM-DD`"),
     ),

@@ -2,7 +2,7 @@
 //! and real photos from `../shared/faces`.
 //!
 //! Photo analyses are slow on small machines, so the photo test does few: five enrolments
-//! and two analyses of one group photo (`friends_four.jpg`: Courteney Cox, Jennifer
+//! (more if a photo fails the quality gate) and two analyses of one group photo (`friends_four.jpg`: Courteney Cox, Jennifer
 //! Aniston, Matt LeBlanc, Matthew Perry).
 
 #[path = "support/classroom.rs"]
@@ -160,9 +160,8 @@ const KUDROW: &str = "lisa_kudrow";
 /// Two classes sharing a student; a group photo marked in one class: its members marked,
 /// the other class untouched, a member of the other class reported as not in this class;
 /// then the original endpoints on the default class, unchanged.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_classes_sharing_students_with_a_group_photo() {
-    let app = app(Backend::SqliteInProcess).await;
+async fn two_classes_sharing_students_with_a_group_photo(backend: Backend) {
+    let app = app(backend).await;
     let token = app.signed_in_teacher().await;
     let default = app.default_class(&token).await;
 
@@ -175,7 +174,9 @@ async fn two_classes_sharing_students_with_a_group_photo() {
 
     // Maths: Cox, Aniston, LeBlanc. Science: LeBlanc, Perry, and Kudrow, enrolled straight
     // into it with the /addStudent body.
-    let r = app.add_members(&token, maths, &[COX, ANISTON, LEBLANC]).await;
+    let r = app
+        .add_members(&token, maths, &[COX, ANISTON, LEBLANC])
+        .await;
     let body = expect(r, StatusCode::OK).await;
     assert_eq!(roll_nos(&body["added"]), set(&[COX, ANISTON, LEBLANC]));
     assert_eq!(body["already_members"], json!([]));
@@ -400,7 +401,11 @@ async fn two_classes_sharing_students_with_a_group_photo() {
     let all = app.get_json("/get_all_students", &token).await;
     assert_eq!(all["msg"].as_array().unwrap().len(), 5, "students stay");
     let r = app
-        .call(Method::DELETE, &format!("/delete_student/{LEBLANC}"), &token)
+        .call(
+            Method::DELETE,
+            &format!("/delete_student/{LEBLANC}"),
+            &token,
+        )
         .await;
     let body = expect(r, StatusCode::OK).await;
     assert_eq!(body, json!({ "msg": "Student deleted successfully" }));
@@ -410,6 +415,16 @@ async fn two_classes_sharing_students_with_a_group_photo() {
         [COX, ANISTON, PERRY],
         "removed from every class"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_classes_sharing_students_with_a_group_photo_sqlite() {
+    two_classes_sharing_students_with_a_group_photo(Backend::SqliteInProcess).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_classes_sharing_students_with_a_group_photo_postgres() {
+    two_classes_sharing_students_with_a_group_photo(Backend::PostgresRedis).await;
 }
 
 /// Class management over HTTP, without photos: CRUD, validation, membership errors, the
@@ -465,7 +480,12 @@ async fn classes_over_http(backend: Backend) {
     assert_eq!(created["students"], 0);
     let maths = created["id"].as_i64().unwrap();
     let r = app
-        .send_json(Method::POST, "/classes", &token, json!({"name": "7b MATHS"}))
+        .send_json(
+            Method::POST,
+            "/classes",
+            &token,
+            json!({"name": "7b MATHS"}),
+        )
         .await;
     let body = expect(r, StatusCode::CONFLICT).await;
     assert!(
@@ -515,7 +535,12 @@ async fn classes_over_http(backend: Backend) {
     assert_eq!(body["note"], Value::Null);
     assert_eq!(body["name"], "7B Mathematics");
     let r = app
-        .send_json(Method::PATCH, &format!("/classes/{maths}"), &token, json!({}))
+        .send_json(
+            Method::PATCH,
+            &format!("/classes/{maths}"),
+            &token,
+            json!({}),
+        )
         .await;
     expect(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     let r = app
@@ -583,7 +608,11 @@ async fn classes_over_http(backend: Backend) {
         .unwrap();
     expect(r, StatusCode::PAYLOAD_TOO_LARGE).await;
     let r = app
-        .call(Method::DELETE, &format!("/classes/{maths}/students/1"), &token)
+        .call(
+            Method::DELETE,
+            &format!("/classes/{maths}/students/1"),
+            &token,
+        )
         .await;
     let body = expect(r, StatusCode::NOT_FOUND).await;
     assert_eq!(body["detail"], "Student not found");
@@ -629,7 +658,12 @@ async fn classes_over_http(backend: Backend) {
         .max()
         .unwrap()
         + 1000;
-    for class in [maths.to_string(), default.to_string(), missing.to_string(), "x".into()] {
+    for class in [
+        maths.to_string(),
+        default.to_string(),
+        missing.to_string(),
+        "x".into(),
+    ] {
         let mut answers = Vec::new();
         for (method, path) in [
             (Method::GET, format!("/classes/{class}")),
@@ -640,7 +674,10 @@ async fn classes_over_http(backend: Backend) {
             (Method::DELETE, format!("/classes/{class}/students/1")),
             (Method::GET, format!("/classes/{class}/attendance")),
             (Method::PUT, format!("/classes/{class}/attendance/1/{DAY}")),
-            (Method::DELETE, format!("/classes/{class}/attendance/1/{DAY}")),
+            (
+                Method::DELETE,
+                format!("/classes/{class}/attendance/1/{DAY}"),
+            ),
         ] {
             let r = app
                 .send_json(
@@ -658,7 +695,9 @@ async fn classes_over_http(backend: Backend) {
             .await;
         answers.push(expect(r, StatusCode::NOT_FOUND).await);
         assert!(
-            answers.iter().all(|b| *b == json!({"detail": "Class not found"})),
+            answers
+                .iter()
+                .all(|b| *b == json!({"detail": "Class not found"})),
             "{class}: {answers:?}"
         );
     }
@@ -691,7 +730,11 @@ async fn classes_over_http(backend: Backend) {
         ("/classes", "get", &["200", "401"][..]),
         ("/classes", "post", &["201", "409", "422"][..]),
         ("/classes/{class_id}", "get", &["200", "404"][..]),
-        ("/classes/{class_id}", "patch", &["200", "404", "409", "422"][..]),
+        (
+            "/classes/{class_id}",
+            "patch",
+            &["200", "404", "409", "422"][..],
+        ),
         ("/classes/{class_id}", "delete", &["200", "404", "409"][..]),
         ("/classes/{class_id}/students", "get", &["200", "404"][..]),
         (
@@ -699,13 +742,21 @@ async fn classes_over_http(backend: Backend) {
             "post",
             &["200", "404", "409", "415", "422", "503"][..],
         ),
-        ("/classes/{class_id}/students/{roll_no}", "delete", &["200", "404"][..]),
+        (
+            "/classes/{class_id}/students/{roll_no}",
+            "delete",
+            &["200", "404"][..],
+        ),
         (
             "/classes/{class_id}/attendance",
             "post",
             &["200", "400", "404", "413", "503"][..],
         ),
-        ("/classes/{class_id}/attendance", "get", &["200", "404", "422"][..]),
+        (
+            "/classes/{class_id}/attendance",
+            "get",
+            &["200", "404", "422"][..],
+        ),
         (
             "/classes/{class_id}/attendance/{roll_no}/{date}",
             "put",

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use sqlx::migrate::{Migration, Migrator};
 use rollcall::store::{
     self, AutoMark, ClassChange, ClassId, NewClass, NewStudent, NewTeacher, PostgresStore,
     RosterEntry, SqliteStore, Store, StoreError, StoreOptions, Student, StudentId, Teacher,
     TeacherId,
 };
+use sqlx::migrate::{Migration, Migrator};
 
 /// A store under test plus raw access for checks the trait does not expose.
 struct Harness {
@@ -573,10 +573,7 @@ async fn mark_present_concurrent_calls_insert_once_per_class(h: Harness) {
         students.push(student(h.store(), t.id, &roll.to_string()).await);
     }
     let rolls: Vec<String> = students.iter().map(|s| s.roll_no.clone()).collect();
-    h.store()
-        .add_members(t.id, science, &rolls)
-        .await
-        .unwrap();
+    h.store().add_members(t.id, science, &rolls).await.unwrap();
     let marks: Arc<Vec<AutoMark>> = Arc::new(students.iter().map(auto).collect());
     let mut tasks = Vec::new();
     for i in 0..20 {
@@ -908,7 +905,12 @@ async fn classes_crud(h: Harness) {
         .collect();
     assert_eq!(
         names,
-        [store::DEFAULT_CLASS_NAME, "7B Art", "7B Maths", "10A Physics"],
+        [
+            store::DEFAULT_CLASS_NAME,
+            "7B Art",
+            "7B Maths",
+            "10A Physics"
+        ],
         "default first, then by name, numeric-aware"
     );
 
@@ -1090,7 +1092,11 @@ async fn class_membership(h: Harness) {
     let others: Vec<&str> = roster.others.iter().map(|e| e.roll_no.as_str()).collect();
     assert_eq!(others, ["2"]);
     assert_eq!(
-        roster.members.iter().find(|e| e.student_id == direct.id).map(|e| &e.embedding),
+        roster
+            .members
+            .iter()
+            .find(|e| e.student_id == direct.id)
+            .map(|e| &e.embedding),
         Some(&embedding(3))
     );
     assert!(
@@ -1173,7 +1179,10 @@ async fn attendance_is_per_class(h: Harness) {
         store.attendance_dates(t.id, science, "2").await.unwrap(),
         Vec::<NaiveDate>::new()
     );
-    not_found(store.set_present(t.id, science, "2", day(3)).await, "student");
+    not_found(
+        store.set_present(t.id, science, "2", day(3)).await,
+        "student",
+    );
     not_found(
         store.clear_present(t.id, science, "2", day(1)).await,
         "student",
@@ -1195,10 +1204,7 @@ async fn attendance_is_per_class(h: Harness) {
                 .await
                 .unwrap()
         ),
-        vec![
-            ("1".to_owned(), vec![]),
-            ("2".to_owned(), vec![day(1)])
-        ]
+        vec![("1".to_owned(), vec![]), ("2".to_owned(), vec![day(1)])]
     );
 }
 
@@ -1304,10 +1310,7 @@ async fn classes_isolated_between_teachers(h: Harness) {
         );
         not_found(store.delete_class(b.id, c).await, "class");
         not_found(store.class_students(b.id, c).await, "class");
-        not_found(
-            store.add_members(b.id, c, &strings(&["1"])).await,
-            "class",
-        );
+        not_found(store.add_members(b.id, c, &strings(&["1"])).await, "class");
         not_found(store.remove_member(b.id, c, "1").await, "class");
         not_found(store.class_roster(b.id, c, "arcface-r100").await, "class");
         not_found(
@@ -1348,7 +1351,13 @@ async fn classes_isolated_between_teachers(h: Harness) {
             .unwrap()
             .is_empty()
     );
-    assert!(store.class_students(b.id, b_class).await.unwrap().is_empty());
+    assert!(
+        store
+            .class_students(b.id, b_class)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.list_students(b.id).await.unwrap().is_empty());
 
     // Alice's data is untouched.
@@ -1526,8 +1535,16 @@ async fn migration_moves_existing_data_into_default_class(h: Harness) {
 
     h.store().migrate().await.unwrap();
     let store = h.store();
-    let alice = store.teacher_by_email("alice@school.test").await.unwrap().unwrap();
-    let bob = store.teacher_by_email("bob@school.test").await.unwrap().unwrap();
+    let alice = store
+        .teacher_by_email("alice@school.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let bob = store
+        .teacher_by_email("bob@school.test")
+        .await
+        .unwrap()
+        .unwrap();
 
     // Each teacher got a default class with every one of their students in it.
     let classes = store.list_classes(alice.id).await.unwrap();
@@ -1552,7 +1569,12 @@ async fn migration_moves_existing_data_into_default_class(h: Harness) {
     // Their attendance moved into it, source and all.
     let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
     assert_eq!(
-        summary(store.attendance_range(alice.id, ca, None, None).await.unwrap()),
+        summary(
+            store
+                .attendance_range(alice.id, ca, None, None)
+                .await
+                .unwrap()
+        ),
         vec![
             ("1".to_owned(), vec![d("2025-03-01"), d("2025-03-02")]),
             ("2".to_owned(), vec![d("2025-03-02")]),
@@ -1563,8 +1585,15 @@ async fn migration_moves_existing_data_into_default_class(h: Harness) {
         store.attendance_dates(bob.id, cb, "1").await.unwrap(),
         vec![d("2025-03-01")]
     );
-    let ada = store.student_by_roll_no(alice.id, "1").await.unwrap().unwrap();
-    assert_eq!(h.source(ada.id, d("2025-03-01")).await.as_deref(), Some("auto"));
+    let ada = store
+        .student_by_roll_no(alice.id, "1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        h.source(ada.id, d("2025-03-01")).await.as_deref(),
+        Some("auto")
+    );
     assert_eq!(
         h.source(ada.id, d("2025-03-02")).await.as_deref(),
         Some("manual")
@@ -1608,8 +1637,7 @@ async fn migration_moves_existing_data_into_default_class(h: Harness) {
 
 #[tokio::test]
 async fn sqlite_migration_moves_existing_data_into_default_class() {
-    migration_moves_existing_data_into_default_class(Harness::sqlite_previous_schema().await)
-        .await;
+    migration_moves_existing_data_into_default_class(Harness::sqlite_previous_schema().await).await;
 }
 
 #[tokio::test]

@@ -159,12 +159,11 @@ pub fn decide(faces: &[RecognisedFace], roster: &ClassRoster) -> Decision {
                 best_similarity,
                 suggestion,
             } => {
-                let suggestion = suggestion.and_then(|(id, similarity)| {
-                    members.get(&id).map(|s| (s.clone(), similarity))
-                });
-                let outsider = face.outsider.and_then(|(id, similarity)| {
-                    others.get(&id).map(|s| (s.clone(), similarity))
-                });
+                let suggestion = suggestion
+                    .and_then(|(id, similarity)| members.get(&id).map(|s| (s.clone(), similarity)));
+                let outsider = face
+                    .outsider
+                    .and_then(|(id, similarity)| others.get(&id).map(|s| (s.clone(), similarity)));
                 match outsider {
                     Some((student, similarity))
                         if suggestion.as_ref().is_none_or(|(_, s)| similarity > *s) =>

@@ -100,7 +100,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_checked() {
-        assert_eq!(ClassName::parse("  7B Maths ").unwrap().as_str(), "7B Maths");
+        assert_eq!(
+            ClassName::parse("  7B Maths ").unwrap().as_str(),
+            "7B Maths"
+        );
         assert_eq!(ClassName::parse("Ü").unwrap().as_str(), "Ü");
         assert!(ClassName::parse("").is_err());
         assert!(ClassName::parse(" \t ").is_err());

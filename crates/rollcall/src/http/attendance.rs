@@ -372,7 +372,9 @@ async fn set_present(
     let date = parse_date("date", &date)?;
     let teacher = auth.teacher_id;
     let class = state.store.default_class(teacher).await?;
-    Ok(Json(correct(&state, teacher, class, &roll_no, date, true).await?))
+    Ok(Json(
+        correct(&state, teacher, class, &roll_no, date, true).await?,
+    ))
 }
 
 /// Manual correction in the default class: marks a student absent on a day (removes the
@@ -400,7 +402,9 @@ async fn clear_present(
     let date = parse_date("date", &date)?;
     let teacher = auth.teacher_id;
     let class = state.store.default_class(teacher).await?;
-    Ok(Json(correct(&state, teacher, class, &roll_no, date, false).await?))
+    Ok(Json(
+        correct(&state, teacher, class, &roll_no, date, false).await?,
+    ))
 }
 
 /// Manual correction in one of the teacher's classes: `present` marks the student present

@@ -25,8 +25,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::reports::{Report, ReportQuery, class_report, query_rejection};
 use super::students::{
-    AddStudentForm, AddStudentResponse, StudentList, StudentOut, clean_field, enrol,
-    path_rejection,
+    AddStudentForm, AddStudentResponse, StudentList, StudentOut, clean_field, enrol, path_rejection,
 };
 use super::upload::{PhotoError, PhotoUpload, RejectionBody};
 use crate::app::AppState;

@@ -14,7 +14,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::upload::{PhotoError, PhotoUpload, RejectionBody};
 use crate::app::AppState;
-use crate::store::{ClassId, NewStudent, RosterEntry, Student, StoreError, TeacherId};
+use crate::store::{ClassId, NewStudent, RosterEntry, StoreError, Student, TeacherId};
 
 /// Longest accepted student name, in characters.
 pub const MAX_NAME_LEN: usize = 100;

@@ -304,8 +304,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_classes(&self, teacher: TeacherId) -> Result<Vec<Class>, StoreError>;
     async fn class(&self, teacher: TeacherId, class: ClassId) -> Result<Class, StoreError>;
     /// `Conflict("name")` when the teacher has a class of that name (ignoring case).
-    async fn create_class(&self, teacher: TeacherId, new: NewClass<'_>)
-    -> Result<Class, StoreError>;
+    async fn create_class(
+        &self,
+        teacher: TeacherId,
+        new: NewClass<'_>,
+    ) -> Result<Class, StoreError>;
     /// Renames the class and/or changes its note. `Conflict("name")`, `NotFound("class")`.
     async fn update_class(
         &self,

@@ -735,17 +735,22 @@ where
 }
 
 /// One of the teacher's classes with its number of members.
-async fn class_on<'e, E>(executor: E, teacher: TeacherId, class: ClassId) -> Result<Class, StoreError>
+async fn class_on<'e, E>(
+    executor: E,
+    teacher: TeacherId,
+    class: ClassId,
+) -> Result<Class, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Postgres>,
 {
-    let row: Option<ClassRow> =
-        sqlx::query_as(&format!("{CLASS_SELECT} WHERE c.teacher_id = $1 AND c.id = $2"))
-            .bind(teacher)
-            .bind(class)
-            .fetch_optional(executor)
-            .await
-            .map_err(db_err("reading a class"))?;
+    let row: Option<ClassRow> = sqlx::query_as(&format!(
+        "{CLASS_SELECT} WHERE c.teacher_id = $1 AND c.id = $2"
+    ))
+    .bind(teacher)
+    .bind(class)
+    .fetch_optional(executor)
+    .await
+    .map_err(db_err("reading a class"))?;
     row.map(Class::from).ok_or(StoreError::NotFound("class"))
 }
 

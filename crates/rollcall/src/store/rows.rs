@@ -183,8 +183,7 @@ pub fn split_class_roster(rows: Vec<ClassRosterRow>) -> Result<ClassRoster, Stor
 
 /// Roll numbers of `wanted` not among `found`, first occurrences in the order asked.
 pub fn unknown_roll_nos(wanted: &[String], found: &[Student]) -> Vec<String> {
-    let known: std::collections::HashSet<&str> =
-        found.iter().map(|s| s.roll_no.as_str()).collect();
+    let known: std::collections::HashSet<&str> = found.iter().map(|s| s.roll_no.as_str()).collect();
     let mut seen = std::collections::HashSet::new();
     wanted
         .iter()

@@ -762,7 +762,11 @@ const DEFAULT_CLASS_KEPT: &str =
     "The default class cannot be deleted: the original endpoints work on it";
 
 /// `NotFound("class")` unless `class` is one of the teacher's.
-async fn ensure_class<'e, E>(executor: E, teacher: TeacherId, class: ClassId) -> Result<(), StoreError>
+async fn ensure_class<'e, E>(
+    executor: E,
+    teacher: TeacherId,
+    class: ClassId,
+) -> Result<(), StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {
@@ -777,17 +781,22 @@ where
 }
 
 /// One of the teacher's classes with its number of members.
-async fn class_on<'e, E>(executor: E, teacher: TeacherId, class: ClassId) -> Result<Class, StoreError>
+async fn class_on<'e, E>(
+    executor: E,
+    teacher: TeacherId,
+    class: ClassId,
+) -> Result<Class, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {
-    let row: Option<ClassRow> =
-        sqlx::query_as(&format!("{CLASS_SELECT} WHERE c.teacher_id = ?1 AND c.id = ?2"))
-            .bind(teacher)
-            .bind(class)
-            .fetch_optional(executor)
-            .await
-            .map_err(db_err("reading a class"))?;
+    let row: Option<ClassRow> = sqlx::query_as(&format!(
+        "{CLASS_SELECT} WHERE c.teacher_id = ?1 AND c.id = ?2"
+    ))
+    .bind(teacher)
+    .bind(class)
+    .fetch_optional(executor)
+    .await
+    .map_err(db_err("reading a class"))?;
     row.map(Class::from).ok_or(StoreError::NotFound("class"))
 }
 

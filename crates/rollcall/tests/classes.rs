@@ -19,11 +19,14 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 const DAY: &str = "2024-09-02";
+/// The web app's origin, allowed by CORS.
+const APP_ORIGIN: &str = "https://app.school.example";
 
 async fn app(backend: Backend) -> TestApp {
     spawn(backend, |s| {
         s.attendance_date = Some(DAY.parse().unwrap());
         s.vision.queue_timeout = Duration::from_secs(600);
+        s.cors_origins = vec![APP_ORIGIN.to_owned()];
     })
     .await
 }
@@ -723,6 +726,27 @@ async fn classes_over_http(backend: Backend) {
             .len(),
         1
     );
+
+    // A browser app may rename a class: PATCH passes the CORS preflight.
+    let r = app
+        .client
+        .request(Method::OPTIONS, app.url(&format!("/classes/{default}")))
+        .header("origin", APP_ORIGIN)
+        .header("access-control-request-method", "PATCH")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["access-control-allow-origin"], APP_ORIGIN);
+    let allowed = r.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(allowed.contains("PATCH"), "{allowed}");
 
     // The OpenAPI document has every new operation, with its errors.
     let doc: Value = app.get("/openapi.json").await.json().await.unwrap();

@@ -1,8 +1,10 @@
-//! Attendance reports: the original CSV export (`GET /get-all-attendance`) and the
-//! students x dates matrix (`GET /attendance/report`, JSON or CSV).
+//! Attendance reports of the default class: the original CSV export
+//! (`GET /get-all-attendance`) and the students x dates matrix (`GET /attendance/report`,
+//! JSON or CSV); [`class_report`] serves the same matrix for any class
+//! (`GET /classes/{class_id}/attendance`).
 //!
-//! The matrix's columns are the dates in the range on which at least one of the teacher's
-//! students was present (school days as recorded), not every calendar day: weekends and
+//! The matrix's columns are the dates in the range on which at least one member of the
+//! class was present in it (school days as recorded), not every calendar day: weekends and
 //! holidays would otherwise count as absences. A student's percentage is their present
 //! days over those dates (0 when there are none).
 

@@ -1,8 +1,13 @@
 //! Persistent storage: one [`Store`] trait, a PostgreSQL and a SQLite implementation
 //! (each with its own migrations), chosen at runtime by the database URL.
 //!
-//! Every method that touches students or attendance takes the signed-in teacher's id:
-//! there is no way to read or change another teacher's data through this trait.
+//! Every method that touches students, classes or attendance takes the signed-in teacher's
+//! id: there is no way to read or change another teacher's data through this trait.
+//!
+//! The model: a teacher has classes (one of them the default class, created with the
+//! account); a student belongs to the teacher (one roll number, embedded once) and is a
+//! member of any of the teacher's classes; attendance is one record per class, student and
+//! day, and exists only for members (leaving a class, or deleting it, deletes it).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -193,6 +193,31 @@ async fn two_classes_sharing_students_with_a_group_photo(backend: Backend) {
         body["student"],
         json!({"name": "Lisa Kudrow", "roll_no": KUDROW})
     );
+    // A face is enrolled once per teacher, whatever the class: Cox's photo under another
+    // roll number is refused, in Science too.
+    let cox_photo = classroom::faces_dir().join("identities/courteney_cox/2.jpg");
+    let form = Form::new()
+        .text(
+            "data",
+            json!({"name": "Again", "roll_no": "cox-2"}).to_string(),
+        )
+        .part(
+            "image",
+            part(std::fs::read(cox_photo).unwrap(), "c.jpg", "image/jpeg"),
+        );
+    let r = app
+        .client
+        .post(app.url(&format!("/classes/{science}/students")))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let body = expect(r, StatusCode::CONFLICT).await;
+    assert_eq!(
+        body["detail"],
+        format!("This face is already enrolled as roll number {COX} ({COX})")
+    );
     assert_eq!(app.members(&token, science).await, [KUDROW, LEBLANC, PERRY]);
     assert_eq!(app.members(&token, maths).await, [COX, ANISTON, LEBLANC]);
     assert_eq!(

@@ -399,6 +399,26 @@ async fn two_classes_sharing_students_with_a_group_photo(backend: Backend) {
         .await;
     assert_eq!(science_report["dates"], json!([DAY]));
 
+    // Correcting back: absent in Science, once.
+    for msg in ["Marked absent", "Was not marked present"] {
+        let r = app
+            .call(
+                Method::DELETE,
+                &format!("/classes/{science}/attendance/{LEBLANC}/{DAY}"),
+                &token,
+            )
+            .await;
+        let body = expect(r, StatusCode::OK).await;
+        assert_eq!(
+            body,
+            json!({"msg": msg, "roll_no": LEBLANC, "date": DAY, "present": false})
+        );
+    }
+    let science_report = app
+        .get_json(&format!("/classes/{science}/attendance"), &token)
+        .await;
+    assert_eq!(science_report["dates"], json!([]));
+
     // Leaving a class, deleting a class, deleting a student.
     let r = app
         .call(

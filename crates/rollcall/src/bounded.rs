@@ -12,8 +12,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::kv::{KeyValue, KvError};
 use crate::store::{
-    Admission, AutoMark, NewStudent, NewTeacher, RosterEntry, Store, StoreError, Student,
-    StudentAttendance, StudentId, Teacher, TeacherId,
+    Admission, AutoMark, Class, ClassChange, ClassId, ClassRoster, MembersAdded, NewClass,
+    NewStudent, NewTeacher, RosterEntry, Store, StoreError, Student, StudentAttendance, StudentId,
+    Teacher, TeacherId,
 };
 
 /// A [`KeyValue`] whose calls fail with [`KvError::Unavailable`] after `timeout`, and whose
@@ -145,13 +146,14 @@ impl Store for BoundedStore {
     async fn delete_teacher(&self, id: TeacherId) -> Result<bool, StoreError> {
         self.bounded(self.inner.delete_teacher(id)).await
     }
-    async fn create_student_if(
+    async fn create_student_in(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         new: NewStudent<'_>,
         admit: Admission<'_>,
     ) -> Result<Student, StoreError> {
-        self.bounded(self.inner.create_student_if(teacher, new, admit))
+        self.bounded(self.inner.create_student_in(teacher, class, new, admit))
             .await
     }
     async fn list_students(&self, teacher: TeacherId) -> Result<Vec<Student>, StoreError> {
@@ -189,48 +191,116 @@ impl Store for BoundedStore {
     ) -> Result<Vec<RosterEntry>, StoreError> {
         self.bounded(self.inner.roster(teacher, model_id)).await
     }
+    async fn default_class(&self, teacher: TeacherId) -> Result<ClassId, StoreError> {
+        self.bounded(self.inner.default_class(teacher)).await
+    }
+    async fn list_classes(&self, teacher: TeacherId) -> Result<Vec<Class>, StoreError> {
+        self.bounded(self.inner.list_classes(teacher)).await
+    }
+    async fn class(&self, teacher: TeacherId, class: ClassId) -> Result<Class, StoreError> {
+        self.bounded(self.inner.class(teacher, class)).await
+    }
+    async fn create_class(
+        &self,
+        teacher: TeacherId,
+        new: NewClass<'_>,
+    ) -> Result<Class, StoreError> {
+        self.bounded(self.inner.create_class(teacher, new)).await
+    }
+    async fn update_class(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+        change: ClassChange<'_>,
+    ) -> Result<Class, StoreError> {
+        self.bounded(self.inner.update_class(teacher, class, change))
+            .await
+    }
+    async fn delete_class(&self, teacher: TeacherId, class: ClassId) -> Result<(), StoreError> {
+        self.bounded(self.inner.delete_class(teacher, class)).await
+    }
+    async fn class_students(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+    ) -> Result<Vec<Student>, StoreError> {
+        self.bounded(self.inner.class_students(teacher, class))
+            .await
+    }
+    async fn add_members(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+        roll_nos: &[String],
+    ) -> Result<MembersAdded, StoreError> {
+        self.bounded(self.inner.add_members(teacher, class, roll_nos))
+            .await
+    }
+    async fn remove_member(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+        roll_no: &str,
+    ) -> Result<(), StoreError> {
+        self.bounded(self.inner.remove_member(teacher, class, roll_no))
+            .await
+    }
+    async fn class_roster(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+        model_id: &str,
+    ) -> Result<ClassRoster, StoreError> {
+        self.bounded(self.inner.class_roster(teacher, class, model_id))
+            .await
+    }
     async fn mark_present(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         date: NaiveDate,
         marks: &[AutoMark],
     ) -> Result<Vec<StudentId>, StoreError> {
-        self.bounded(self.inner.mark_present(teacher, date, marks))
+        self.bounded(self.inner.mark_present(teacher, class, date, marks))
             .await
     }
     async fn set_present(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         roll_no: &str,
         date: NaiveDate,
-    ) -> Result<Option<()>, StoreError> {
-        self.bounded(self.inner.set_present(teacher, roll_no, date))
+    ) -> Result<(), StoreError> {
+        self.bounded(self.inner.set_present(teacher, class, roll_no, date))
             .await
     }
     async fn clear_present(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         roll_no: &str,
         date: NaiveDate,
-    ) -> Result<Option<bool>, StoreError> {
-        self.bounded(self.inner.clear_present(teacher, roll_no, date))
+    ) -> Result<bool, StoreError> {
+        self.bounded(self.inner.clear_present(teacher, class, roll_no, date))
             .await
     }
     async fn attendance_dates(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         roll_no: &str,
-    ) -> Result<Option<Vec<NaiveDate>>, StoreError> {
-        self.bounded(self.inner.attendance_dates(teacher, roll_no))
+    ) -> Result<Vec<NaiveDate>, StoreError> {
+        self.bounded(self.inner.attendance_dates(teacher, class, roll_no))
             .await
     }
     async fn attendance_range(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         start: Option<NaiveDate>,
         end: Option<NaiveDate>,
     ) -> Result<Vec<StudentAttendance>, StoreError> {
-        self.bounded(self.inner.attendance_range(teacher, start, end))
+        self.bounded(self.inner.attendance_range(teacher, class, start, end))
             .await
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The folder tree reads like the system: `store` (PostgreSQL / SQLite), `kv`
 //! (Redis / in-process), `mail` (SMTP / log), `auth`, `http`, and `vision`, the bridge
-//! to the face engine in `crates/face`. `config` turns the environment into typed
+//! to the face engine in `crates/face`; `domain` holds the rules as plain code (class
+//! names, who a class photo marks present). `config` turns the environment into typed
 //! settings, `app` wires everything into a server, `bounded` puts deadlines on backend
 //! calls, and `telemetry` sets up logging.
 
@@ -12,6 +13,7 @@ pub mod bench_http;
 pub mod bounded;
 pub mod cli;
 pub mod config;
+pub mod domain;
 pub mod http;
 pub mod kv;
 pub mod mail;

@@ -21,7 +21,7 @@ use rollcall_face::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Settings;
-use crate::store::{RosterEntry, StudentId};
+use crate::store::{ClassRoster, RosterEntry, StudentId};
 
 /// What a client is told to wait before retrying when the pool is saturated.
 pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -56,8 +56,11 @@ pub struct RecognisedFace {
     pub bbox: BBox,
     /// Detector confidence.
     pub score: f32,
-    /// Who it is, if anyone on the roster.
+    /// Who it is among the class's members, if anyone.
     pub verdict: Verdict,
+    /// For a face that is nobody of the class for certain: the teacher's other student it
+    /// matches (threshold and margin among those students), with the similarity.
+    pub outsider: Option<(StudentId, f32)>,
 }
 
 /// The verdict for one face.
@@ -182,69 +185,59 @@ impl Vision {
         self.run(ticket, move |engine| engine.enrol(&photo)).await
     }
 
-    /// Detects and embeds every face of a class photo and assigns faces to the students
-    /// of `roster` (one-to-one, threshold and margin).
+    /// Detects and embeds every face of a class photo and assigns faces to the class's
+    /// members (`roster.members`: one-to-one, threshold and margin); the faces that are
+    /// nobody of the class for certain are then matched the same way against the teacher's
+    /// other students (`roster.others`), which gives [`RecognisedFace::outsider`].
     pub async fn recognise(
         &self,
         ticket: Ticket,
         photo: Vec<u8>,
-        roster: Vec<RosterEntry>,
+        roster: ClassRoster,
     ) -> Result<Recognition, VisionError> {
         self.run(ticket, move |engine| {
             let analysis = engine.analyze(&photo)?;
             drop(photo);
-            // Keys of the matcher are indices into `students` (a student may have several
-            // embeddings).
-            let mut students: Vec<StudentId> = roster.iter().map(|r| r.student_id).collect();
-            students.sort_unstable();
-            students.dedup();
-            let items: Vec<RosterItem<'_>> = roster
-                .iter()
-                .filter_map(|r| {
-                    let key = students.binary_search(&r.student_id).ok()?;
-                    Some(RosterItem {
-                        key,
-                        embedding: &r.embedding,
-                    })
-                })
-                .collect();
             let embeddings: Vec<&[f32]> = analysis
                 .faces
                 .iter()
                 .map(|f| f.embedding.as_slice())
                 .collect();
-            let matches = engine.match_faces(&embeddings, &items);
+            let verdicts = assign(engine, &embeddings, &roster.members);
+            // Second pass: the faces that are nobody of the class, against everyone else.
+            let (strangers, probes): (Vec<usize>, Vec<&[f32]>) = verdicts
+                .iter()
+                .zip(&embeddings)
+                .enumerate()
+                .filter(|(_, (v, _))| matches!(v, Verdict::Unknown { .. }))
+                .map(|(i, (_, e))| (i, *e))
+                .unzip();
+            let mut outsiders: Vec<Option<(StudentId, f32)>> = vec![None; verdicts.len()];
+            if !probes.is_empty() && !roster.others.is_empty() {
+                let second = assign(engine, &probes, &roster.others);
+                for (i, verdict) in strangers.into_iter().zip(second) {
+                    if let (
+                        Some(slot),
+                        Verdict::Student {
+                            student_id,
+                            similarity,
+                        },
+                    ) = (outsiders.get_mut(i), verdict)
+                    {
+                        *slot = Some((student_id, similarity));
+                    }
+                }
+            }
             let faces = analysis
                 .faces
                 .iter()
-                .zip(matches)
-                .map(|(face, m)| RecognisedFace {
+                .zip(verdicts)
+                .zip(outsiders)
+                .map(|((face, verdict), outsider)| RecognisedFace {
                     bbox: face.bbox,
                     score: face.score,
-                    verdict: match m {
-                        FaceMatch::Matched {
-                            student,
-                            similarity,
-                        } => match students.get(student) {
-                            Some(&student_id) => Verdict::Student {
-                                student_id,
-                                similarity,
-                            },
-                            None => Verdict::Unknown {
-                                best_similarity: similarity,
-                                suggestion: None,
-                            },
-                        },
-                        FaceMatch::Unknown {
-                            best_similarity,
-                            suggestion,
-                        } => Verdict::Unknown {
-                            best_similarity,
-                            suggestion: suggestion.and_then(|s| {
-                                students.get(s.student).map(|&id| (id, s.similarity))
-                            }),
-                        },
-                    },
+                    verdict,
+                    outsider,
                 })
                 .collect();
             Ok(Recognition {
@@ -293,6 +286,52 @@ impl Vision {
         .map_err(|e| VisionError::Worker(e.to_string()))?
         .map_err(VisionError::from)
     }
+}
+
+/// Assigns `faces` to the students of `roster` (one-to-one, threshold and margin).
+fn assign(engine: &Engine, faces: &[&[f32]], roster: &[RosterEntry]) -> Vec<Verdict> {
+    // Keys of the matcher are indices into `students` (a student may have several
+    // embeddings).
+    let mut students: Vec<StudentId> = roster.iter().map(|r| r.student_id).collect();
+    students.sort_unstable();
+    students.dedup();
+    let items: Vec<RosterItem<'_>> = roster
+        .iter()
+        .filter_map(|r| {
+            let key = students.binary_search(&r.student_id).ok()?;
+            Some(RosterItem {
+                key,
+                embedding: &r.embedding,
+            })
+        })
+        .collect();
+    engine
+        .match_faces(faces, &items)
+        .into_iter()
+        .map(|m| match m {
+            FaceMatch::Matched {
+                student,
+                similarity,
+            } => match students.get(student) {
+                Some(&student_id) => Verdict::Student {
+                    student_id,
+                    similarity,
+                },
+                None => Verdict::Unknown {
+                    best_similarity: similarity,
+                    suggestion: None,
+                },
+            },
+            FaceMatch::Unknown {
+                best_similarity,
+                suggestion,
+            } => Verdict::Unknown {
+                best_similarity,
+                suggestion: suggestion
+                    .and_then(|s| students.get(s.student).map(|&id| (id, s.similarity))),
+            },
+        })
+        .collect()
 }
 
 /// Cosine similarity of two embeddings (0 when either is zero or their lengths differ).

@@ -1,11 +1,13 @@
-//! Attendance: marking from a class photo (`POST /mark_attendance`), one student's dates,
-//! and manual corrections. Every operation is scoped to the signed-in teacher.
+//! Attendance of the teacher's default class (the original endpoints): marking from a
+//! class photo (`POST /mark_attendance`), one student's dates, and manual corrections.
+//! Every operation is scoped to the signed-in teacher; the same operations on any class are
+//! in [`super::classes`], and both call [`mark_from_photo`].
 //!
 //! "Today" is the date in `ROLLCALL_TIMEZONE` (or the fixed date of the settings, for
-//! tests). Marking is idempotent per student and day: the store inserts the day's rows in
-//! one transaction and keeps a student's first record.
+//! tests). Marking is idempotent per class, student and day: the store inserts the day's
+//! rows in one transaction and keeps a student's first record.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -17,12 +19,13 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::bearer::AuthTeacher;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
-use super::students::{path_rejection, student_not_found};
+use super::students::path_rejection;
 use super::upload::{PhotoError, PhotoUpload};
 use crate::app::AppState;
 use crate::config::Settings;
-use crate::store::{AutoMark, StudentId};
-use crate::vision::Verdict;
+use crate::domain::attendance::{self, Evidence, Named, Sighting};
+use crate::store::{ClassId, StudentId, TeacherId};
+use crate::vision::Ticket;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -132,6 +135,26 @@ pub struct StudentRef {
     pub name: String,
 }
 
+impl From<Named> for StudentRef {
+    fn from(s: Named) -> Self {
+        Self {
+            roll_no: s.roll_no,
+            name: s.name,
+        }
+    }
+}
+
+impl From<Sighting> for RecognisedStudent {
+    fn from(s: Sighting) -> Self {
+        Self {
+            roll_no: s.student.roll_no,
+            name: s.student.name,
+            similarity: s.similarity,
+            bbox: s.bbox.into(),
+        }
+    }
+}
+
 /// What `POST /mark_attendance` did, with the evidence.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MarkAttendanceResponse {
@@ -146,10 +169,45 @@ pub struct MarkAttendanceResponse {
     pub marked: Vec<RecognisedStudent>,
     /// Students recognised who were already present today.
     pub already_present: Vec<RecognisedStudent>,
-    /// Faces that matched nobody.
+    /// Faces that matched nobody of the class.
     pub unknown_faces: Vec<UnknownFace>,
-    /// Students not recognised in this photo (by roll number).
+    /// Faces of the teacher's students who are not members of this class ("in this photo
+    /// but not in this class"): reported, never marked.
+    pub not_in_class: Vec<RecognisedStudent>,
+    /// Members of the class not recognised in this photo, by roll number.
     pub absent: Vec<StudentRef>,
+}
+
+impl MarkAttendanceResponse {
+    /// The response for the evidence of a photo marked on `date`.
+    pub fn new(date: NaiveDate, evidence: Evidence) -> Self {
+        Self {
+            msg: evidence.message(),
+            date,
+            faces_detected: evidence.faces_detected,
+            marked: evidence.marked.into_iter().map(Into::into).collect(),
+            already_present: evidence
+                .already_present
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            unknown_faces: evidence
+                .unknown
+                .into_iter()
+                .map(|u| UnknownFace {
+                    bbox: u.bbox.into(),
+                    best_similarity: u.best_similarity,
+                    suggestion: u.suggestion.map(|(s, similarity)| Suggestion {
+                        roll_no: s.roll_no,
+                        name: s.name,
+                        similarity,
+                    }),
+                })
+                .collect(),
+            not_in_class: evidence.not_in_class.into_iter().map(Into::into).collect(),
+            absent: evidence.absent.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 /// A student's present dates.
@@ -173,7 +231,7 @@ pub struct CorrectionResponse {
     pub present: bool,
 }
 
-/// Marks today's attendance from a class photo.
+/// Marks today's attendance of the default class from a class photo.
 #[utoipa::path(post, path = "/mark_attendance", tag = "attendance",
     security(("bearer" = []), ("oauth2" = [])),
     request_body(content = MarkAttendanceForm, content_type = "multipart/form-data",
@@ -185,7 +243,7 @@ pub struct CorrectionResponse {
             example = json!({"detail": "No faces detected in the image"})),
         (status = 401, description = "Missing or invalid token", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 404, description = "The teacher has no students", body = ErrorBody),
+        (status = 404, description = "The default class has no students", body = ErrorBody),
         (status = 408, description = "The body did not arrive within \
                                       ROLLCALL_UPLOAD_READ_TIMEOUT_SECONDS", body = ErrorBody),
         (status = 413, description = "The upload is larger than ROLLCALL_MAX_UPLOAD_BYTES",
@@ -206,134 +264,70 @@ async fn mark_attendance(
 ) -> Result<Json<MarkAttendanceResponse>, PhotoError> {
     let photo = upload.required("file")?;
     let teacher = auth.teacher_id;
+    let class = state.store.default_class(teacher).await?;
+    let response = mark_from_photo(
+        &state,
+        teacher,
+        class,
+        upload.ticket,
+        Vec::from(photo),
+        "No students found for this teacher; add students first",
+    )
+    .await?;
+    Ok(Json(response))
+}
+
+/// Marks today's attendance of one of the teacher's classes from a photo: the photo is
+/// matched against the class's members, the faces that are nobody of the class against the
+/// teacher's other students; [`attendance::decide`] sorts the faces, the store records the
+/// marks (idempotent per class, student and day), and the evidence is the answer.
+/// `no_students` is the 404's detail when the class has no members.
+pub(super) async fn mark_from_photo(
+    state: &AppState,
+    teacher: TeacherId,
+    class: ClassId,
+    ticket: Ticket,
+    photo: Vec<u8>,
+    no_students: &str,
+) -> Result<MarkAttendanceResponse, PhotoError> {
     let roster = state
         .store
-        .roster(teacher, state.vision.recognizer_id())
+        .class_roster(teacher, class, state.vision.recognizer_id())
         .await?;
-    if roster.is_empty() {
-        return Err(ApiError::NotFound(
-            "No students found for this teacher; add students first".to_owned(),
-        )
-        .into());
-    }
-    // Distinct students in roster order, for names and the absent list.
-    let mut students: Vec<(StudentId, StudentRef)> = Vec::new();
-    let mut seen = HashSet::new();
-    for entry in &roster {
-        if seen.insert(entry.student_id) {
-            students.push((
-                entry.student_id,
-                StudentRef {
-                    roll_no: entry.roll_no.clone(),
-                    name: entry.name.clone(),
-                },
-            ));
-        }
+    if roster.members.is_empty() {
+        return Err(ApiError::NotFound(no_students.to_owned()).into());
     }
     let recognition = state
         .vision
-        .recognise(upload.ticket, Vec::from(photo), roster)
+        .recognise(ticket, photo, roster.clone())
         .await?;
     if recognition.faces.is_empty() {
         return Err(ApiError::BadRequest("No faces detected in the image".to_owned()).into());
     }
-
+    let decision = attendance::decide(&recognition.faces, &roster);
     let date = today(&state.settings);
-    let marks: Vec<AutoMark> = recognition
-        .faces
-        .iter()
-        .filter_map(|f| match f.verdict {
-            Verdict::Student {
-                student_id,
-                similarity,
-            } => Some(AutoMark {
-                student_id,
-                similarity,
-            }),
-            Verdict::Unknown { .. } => None,
-        })
-        .collect();
     let newly: HashSet<StudentId> = state
         .store
-        .mark_present(teacher, date, &marks)
+        .mark_present(teacher, class, date, &decision.marks())
         .await?
         .into_iter()
         .collect();
-
-    let by_id: HashMap<StudentId, &StudentRef> = students.iter().map(|(id, s)| (*id, s)).collect();
-    let mut response = MarkAttendanceResponse {
-        msg: String::new(),
-        date,
-        faces_detected: recognition.faces.len(),
-        marked: Vec::new(),
-        already_present: Vec::new(),
-        unknown_faces: Vec::new(),
-        absent: Vec::new(),
-    };
-    for face in &recognition.faces {
-        match face.verdict {
-            Verdict::Student {
-                student_id,
-                similarity,
-            } => {
-                let Some(student) = by_id.get(&student_id) else {
-                    continue;
-                };
-                let recognised = RecognisedStudent {
-                    roll_no: student.roll_no.clone(),
-                    name: student.name.clone(),
-                    similarity,
-                    bbox: face.bbox.into(),
-                };
-                if newly.contains(&student_id) {
-                    response.marked.push(recognised);
-                } else {
-                    response.already_present.push(recognised);
-                }
-            }
-            Verdict::Unknown {
-                best_similarity,
-                suggestion,
-            } => response.unknown_faces.push(UnknownFace {
-                bbox: face.bbox.into(),
-                best_similarity,
-                suggestion: suggestion.and_then(|(id, similarity)| {
-                    by_id.get(&id).map(|s| Suggestion {
-                        roll_no: s.roll_no.clone(),
-                        name: s.name.clone(),
-                        similarity,
-                    })
-                }),
-            }),
-        }
-    }
-    let matched: HashSet<StudentId> = marks.iter().map(|m| m.student_id).collect();
-    response.absent = students
-        .into_iter()
-        .filter(|(id, _)| !matched.contains(id))
-        .map(|(_, s)| s)
-        .collect();
-    response.msg = if response.marked.is_empty() && !response.already_present.is_empty() {
-        "Attendance already marked for all students today".to_owned()
-    } else {
-        format!(
-            "attendance marked succesfully for {} faces out of total {} detected faces",
-            response.marked.len(),
-            response.faces_detected
-        )
-    };
+    let evidence = decision.settle(&newly);
     tracing::info!(
-        faces = response.faces_detected,
-        marked = response.marked.len(),
-        already_present = response.already_present.len(),
-        unknown = response.unknown_faces.len(),
+        class,
+        faces = evidence.faces_detected,
+        marked = evidence.marked.len(),
+        already_present = evidence.already_present.len(),
+        unknown = evidence.unknown.len(),
+        not_in_class = evidence.not_in_class.len(),
         %date,
         "attendance marked"
     );
-    Ok(Json(response))
+    Ok(MarkAttendanceResponse::new(date, evidence))
 }
 
-/// The dates a student was present.
+/// The dates a student was present in the default class (none for a student who is not a
+/// member of it).
 #[utoipa::path(get, path = "/get-attendance/{roll_no}", tag = "attendance",
     security(("bearer" = []), ("oauth2" = [])),
     params(("roll_no" = String, Path, description = "The student's roll number")),
@@ -350,15 +344,17 @@ async fn get_attendance(
     roll_no: Result<Path<String>, PathRejection>,
 ) -> Result<Json<AttendanceDates>, ApiError> {
     let Path(roll_no) = roll_no.map_err(path_rejection)?;
+    let teacher = auth.teacher_id;
+    let class = state.store.default_class(teacher).await?;
     let dates = state
         .store
-        .attendance_dates(auth.teacher_id, roll_no.trim())
-        .await?
-        .ok_or_else(student_not_found)?;
+        .attendance_dates(teacher, class, roll_no.trim())
+        .await?;
     Ok(Json(AttendanceDates { data: dates }))
 }
 
-/// Manual correction: marks a student present on a day (recorded as manual).
+/// Manual correction in the default class: marks a student present on a day (recorded as
+/// manual).
 #[utoipa::path(put, path = "/attendance/{roll_no}/{date}", tag = "attendance",
     security(("bearer" = []), ("oauth2" = [])),
     params(
@@ -369,7 +365,7 @@ async fn get_attendance(
         (status = 200, description = "Present that day", body = CorrectionResponse),
         (status = 401, description = "Missing or invalid token", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 404, description = "No such student", body = ErrorBody),
+        (status = 404, description = "No such student in the default class", body = ErrorBody),
         (status = 422, description = "Not a valid date", body = ErrorBody),
         (status = 503, description = "A backend is unavailable", body = ErrorBody),
     ))]
@@ -380,21 +376,15 @@ async fn set_present(
 ) -> Result<Json<CorrectionResponse>, ApiError> {
     let Path((roll_no, date)) = path.map_err(path_rejection)?;
     let date = parse_date("date", &date)?;
-    let roll_no = roll_no.trim().to_owned();
-    state
-        .store
-        .set_present(auth.teacher_id, &roll_no, date)
-        .await?
-        .ok_or_else(student_not_found)?;
-    Ok(Json(CorrectionResponse {
-        msg: "Marked present",
-        roll_no,
-        date,
-        present: true,
-    }))
+    let teacher = auth.teacher_id;
+    let class = state.store.default_class(teacher).await?;
+    Ok(Json(
+        correct(&state, teacher, class, &roll_no, date, true).await?,
+    ))
 }
 
-/// Manual correction: marks a student absent on a day (removes the record, if any).
+/// Manual correction in the default class: marks a student absent on a day (removes the
+/// record, if any).
 #[utoipa::path(delete, path = "/attendance/{roll_no}/{date}", tag = "attendance",
     security(("bearer" = []), ("oauth2" = [])),
     params(
@@ -405,7 +395,7 @@ async fn set_present(
         (status = 200, description = "Absent that day", body = CorrectionResponse),
         (status = 401, description = "Missing or invalid token", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 404, description = "No such student", body = ErrorBody),
+        (status = 404, description = "No such student in the default class", body = ErrorBody),
         (status = 422, description = "Not a valid date", body = ErrorBody),
         (status = 503, description = "A backend is unavailable", body = ErrorBody),
     ))]
@@ -416,20 +406,44 @@ async fn clear_present(
 ) -> Result<Json<CorrectionResponse>, ApiError> {
     let Path((roll_no, date)) = path.map_err(path_rejection)?;
     let date = parse_date("date", &date)?;
+    let teacher = auth.teacher_id;
+    let class = state.store.default_class(teacher).await?;
+    Ok(Json(
+        correct(&state, teacher, class, &roll_no, date, false).await?,
+    ))
+}
+
+/// Manual correction in one of the teacher's classes: `present` marks the student present
+/// that day (recorded as manual), otherwise absent (removes the record, if any). 404 when
+/// the student is not a member of the class.
+pub(super) async fn correct(
+    state: &AppState,
+    teacher: TeacherId,
+    class: ClassId,
+    roll_no: &str,
+    date: NaiveDate,
+    present: bool,
+) -> Result<CorrectionResponse, ApiError> {
     let roll_no = roll_no.trim().to_owned();
-    let removed = state
+    let msg = if present {
+        state
+            .store
+            .set_present(teacher, class, &roll_no, date)
+            .await?;
+        "Marked present"
+    } else if state
         .store
-        .clear_present(auth.teacher_id, &roll_no, date)
+        .clear_present(teacher, class, &roll_no, date)
         .await?
-        .ok_or_else(student_not_found)?;
-    Ok(Json(CorrectionResponse {
-        msg: if removed {
-            "Marked absent"
-        } else {
-            "Was not marked present"
-        },
+    {
+        "Marked absent"
+    } else {
+        "Was not marked present"
+    };
+    Ok(CorrectionResponse {
+        msg,
         roll_no,
         date,
-        present: false,
-    }))
+        present,
+    })
 }

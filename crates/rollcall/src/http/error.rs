@@ -148,7 +148,17 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Internal(cause) => Self::Internal(format!("database: {cause}")),
             StoreError::Refused(reason) => Self::Conflict(reason),
+            StoreError::NotFound(what) => Self::NotFound(not_found_detail(what)),
         }
+    }
+}
+
+/// "Class not found", "Student not found": the detail of a store's `NotFound(what)`.
+fn not_found_detail(what: &str) -> String {
+    let mut chars = what.chars();
+    match chars.next() {
+        Some(first) => format!("{}{} not found", first.to_uppercase(), chars.as_str()),
+        None => "Not Found".to_owned(),
     }
 }
 
@@ -243,6 +253,9 @@ mod tests {
         let r = ApiError::PayloadTooLarge.into_response();
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(r.headers()[header::CONNECTION], "close");
+        let r = ApiError::from(StoreError::NotFound("class"));
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(r.to_string(), "Class not found");
         let r = ApiError::from(StoreError::Internal("secret detail".into())).into_response();
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }

@@ -24,6 +24,7 @@ use crate::config::Settings;
 pub mod accounts;
 pub mod attendance;
 pub mod bearer;
+pub mod classes;
 pub mod client_ip;
 pub mod error;
 pub mod extract;
@@ -53,7 +54,10 @@ pub const OAUTH2: &str = "oauth2";
         (name = "accounts", description = "Sign-up, sign-in, password reset, account deletion"),
         (name = "health", description = "Liveness and readiness"),
         (name = "students", description = "Enrolment from a photo, listing, deletion"),
-        (name = "attendance", description = "Marking from a class photo, corrections, reports")
+        (name = "attendance", description = "Marking from a class photo, corrections, reports \
+                                             (of the default class)"),
+        (name = "classes", description = "A teacher's classes: members, attendance from a \
+                                          photo, corrections and reports per class")
     )
 )]
 pub struct ApiDoc;
@@ -90,6 +94,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(students::router())
         .merge(attendance::router())
         .merge(reports::router())
+        .merge(classes::router())
 }
 
 /// The OpenAPI document of the whole API.
@@ -125,6 +130,7 @@ fn cors_layer(settings: &Settings) -> CorsLayer {
             Method::GET,
             Method::POST,
             Method::PUT,
+            Method::PATCH,
             Method::DELETE,
             Method::OPTIONS,
         ])

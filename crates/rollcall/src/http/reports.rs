@@ -1,8 +1,10 @@
-//! Attendance reports: the original CSV export (`GET /get-all-attendance`) and the
-//! students x dates matrix (`GET /attendance/report`, JSON or CSV).
+//! Attendance reports of the default class: the original CSV export
+//! (`GET /get-all-attendance`) and the students x dates matrix (`GET /attendance/report`,
+//! JSON or CSV); [`class_report`] serves the same matrix for any class
+//! (`GET /classes/{class_id}/attendance`).
 //!
-//! The matrix's columns are the dates in the range on which at least one of the teacher's
-//! students was present (school days as recorded), not every calendar day: weekends and
+//! The matrix's columns are the dates in the range on which at least one member of the
+//! class was present in it (school days as recorded), not every calendar day: weekends and
 //! holidays would otherwise count as absences. A student's percentage is their present
 //! days over those dates (0 when there are none).
 
@@ -22,7 +24,7 @@ use super::bearer::AuthTeacher;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use crate::app::AppState;
-use crate::store::StudentAttendance;
+use crate::store::{ClassId, StudentAttendance, TeacherId};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -94,7 +96,7 @@ pub struct Report {
 }
 
 /// Parses and checks an optional inclusive range (422 on a bad date or start after end).
-fn parse_range(
+pub(super) fn parse_range(
     start: Option<&str>,
     end: Option<&str>,
 ) -> Result<(Option<NaiveDate>, Option<NaiveDate>), ApiError> {
@@ -117,7 +119,8 @@ fn parse_range(
     Ok((start, end))
 }
 
-fn query_rejection(rejection: QueryRejection) -> ApiError {
+/// Maps a query-string rejection to a 422 that says what is wrong.
+pub(super) fn query_rejection(rejection: QueryRejection) -> ApiError {
     ApiError::Unprocessable(rejection.body_text())
 }
 
@@ -174,9 +177,11 @@ async fn get_all_attendance(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(query_rejection)?;
     let (start, end) = parse_range(query.start_date.as_deref(), query.end_date.as_deref())?;
+    let teacher = auth.teacher_id;
+    let class = state.store.default_class(teacher).await?;
     let rows = state
         .store
-        .attendance_range(auth.teacher_id, start, end)
+        .attendance_range(teacher, class, start, end)
         .await?;
     let header = vec![
         "Name".to_owned(),
@@ -253,10 +258,22 @@ async fn report(
     query: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(query_rejection)?;
+    let teacher = auth.teacher_id;
+    let class = state.store.default_class(teacher).await?;
+    class_report(&state, teacher, class, &query).await
+}
+
+/// The report of one of the teacher's classes, as `query` asks (JSON or CSV).
+pub(super) async fn class_report(
+    state: &AppState,
+    teacher: TeacherId,
+    class: ClassId,
+    query: &ReportQuery,
+) -> Result<Response, ApiError> {
     let (start, end) = parse_range(query.start_date.as_deref(), query.end_date.as_deref())?;
     let rows = state
         .store
-        .attendance_range(auth.teacher_id, start, end)
+        .attendance_range(teacher, class, start, end)
         .await?;
     let report = build_report(rows, start, end);
     match query.format.unwrap_or_default() {

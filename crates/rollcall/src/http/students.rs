@@ -1,6 +1,7 @@
-//! Students: enrolment from a photo (`POST /addStudent`), listing, deletion. Every
-//! operation is scoped to the signed-in teacher. Paths and messages follow the original
-//! service's contract.
+//! Students: enrolment from a photo (`POST /addStudent`, into the default class), listing,
+//! deletion. Every operation is scoped to the signed-in teacher. Paths and messages follow
+//! the original service's contract. A student belongs to the teacher (enrolled and embedded
+//! once) and is a member of any of the teacher's classes (see [`super::classes`]).
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -13,7 +14,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::upload::{PhotoError, PhotoUpload, RejectionBody};
 use crate::app::AppState;
-use crate::store::{NewStudent, RosterEntry, StoreError};
+use crate::store::{ClassId, NewStudent, RosterEntry, StoreError, Student, TeacherId};
 
 /// Longest accepted student name, in characters.
 pub const MAX_NAME_LEN: usize = 100;
@@ -39,6 +40,15 @@ pub struct StudentOut {
     /// Roll number, unique per teacher.
     #[schema(example = "12")]
     pub roll_no: String,
+}
+
+impl From<Student> for StudentOut {
+    fn from(s: Student) -> Self {
+        Self {
+            name: s.name,
+            roll_no: s.roll_no,
+        }
+    }
 }
 
 /// The `data` part of `POST /addStudent`: a JSON string.
@@ -122,7 +132,7 @@ fn roll_no_taken(roll_no: &str) -> ApiError {
     ))
 }
 
-/// Enrols a student from a photo.
+/// Enrols a student from a photo, into the teacher's default class.
 #[utoipa::path(post, path = "/addStudent", tag = "students",
     security(("bearer" = []), ("oauth2" = [])),
     request_body(content = AddStudentForm, content_type = "multipart/form-data",
@@ -160,8 +170,21 @@ fn roll_no_taken(roll_no: &str) -> ApiError {
 async fn add_student(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    mut upload: PhotoUpload,
+    upload: PhotoUpload,
 ) -> Result<Json<AddStudentResponse>, PhotoError> {
+    let class = state.store.default_class(auth.teacher_id).await?;
+    Ok(Json(enrol(&state, auth.teacher_id, class, upload).await?))
+}
+
+/// Enrols the student of an `/addStudent` multipart body (`data` + `image`) into one of the
+/// teacher's classes: the face is embedded once, checked against every student of the
+/// teacher (all classes) for duplicates, and the student joins `class`.
+pub(super) async fn enrol(
+    state: &AppState,
+    teacher: TeacherId,
+    class: ClassId,
+    mut upload: PhotoUpload,
+) -> Result<AddStudentResponse, PhotoError> {
     let data = upload.required("data")?;
     let data: StudentData = serde_json::from_slice(&data).map_err(|e| {
         ApiError::Unprocessable(format!(
@@ -171,7 +194,6 @@ async fn add_student(
     let name = clean_field("name", &data.name, MAX_NAME_LEN)?;
     let roll_no = clean_field("roll_no", &data.roll_no, MAX_ROLL_NO_LEN)?;
     let image = upload.required("image")?;
-    let teacher = auth.teacher_id;
     if state
         .store
         .student_by_roll_no(teacher, &roll_no)
@@ -201,8 +223,9 @@ async fn add_student(
     };
     let student = state
         .store
-        .create_student_if(
+        .create_student_in(
             teacher,
+            class,
             NewStudent {
                 name: &name,
                 roll_no: &roll_no,
@@ -216,16 +239,16 @@ async fn add_student(
             StoreError::Conflict(_) => roll_no_taken(&roll_no),
             other => other.into(),
         })?;
-    Ok(Json(AddStudentResponse {
+    Ok(AddStudentResponse {
         msg: "The Student is registered successfully",
         student: StudentOut {
             name: student.name,
             roll_no: student.roll_no,
         },
-    }))
+    })
 }
 
-/// Lists the teacher's students.
+/// Lists the teacher's students (of every class).
 #[utoipa::path(get, path = "/get_all_students", tag = "students",
     security(("bearer" = []), ("oauth2" = [])),
     responses(
@@ -241,17 +264,11 @@ async fn get_all_students(
 ) -> Result<Json<StudentList>, ApiError> {
     let students = state.store.list_students(auth.teacher_id).await?;
     Ok(Json(StudentList {
-        msg: students
-            .into_iter()
-            .map(|s| StudentOut {
-                name: s.name,
-                roll_no: s.roll_no,
-            })
-            .collect(),
+        msg: students.into_iter().map(StudentOut::from).collect(),
     }))
 }
 
-/// Deletes a student with their face data and attendance.
+/// Deletes a student with their face data, memberships (every class) and attendance.
 #[utoipa::path(delete, path = "/delete_student/{roll_no}", tag = "students",
     security(("bearer" = []), ("oauth2" = [])),
     params(("roll_no" = String, Path, description = "The student's roll number")),

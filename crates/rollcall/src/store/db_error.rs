@@ -59,10 +59,15 @@ fn classify(context: &'static str, err: sqlx::Error) -> StoreError {
 fn conflicting_column(db: &dyn DatabaseError) -> &'static str {
     let haystack = db.constraint().unwrap_or_else(|| db.message());
     // `roll_no` first: its constraint also names `teacher_id`.
-    ["roll_no", "user_id", "email"]
-        .into_iter()
-        .find(|column| haystack.contains(column))
-        .unwrap_or("value")
+    [
+        ("roll_no", "roll_no"),
+        ("user_id", "user_id"),
+        ("email", "email"),
+        ("name_key", "name"),
+    ]
+    .into_iter()
+    .find(|(needle, _)| haystack.contains(needle))
+    .map_or("value", |(_, column)| column)
 }
 
 /// Connection-level failures reported as database errors.

@@ -1,8 +1,13 @@
 //! Persistent storage: one [`Store`] trait, a PostgreSQL and a SQLite implementation
 //! (each with its own migrations), chosen at runtime by the database URL.
 //!
-//! Every method that touches students or attendance takes the signed-in teacher's id:
-//! there is no way to read or change another teacher's data through this trait.
+//! Every method that touches students, classes or attendance takes the signed-in teacher's
+//! id: there is no way to read or change another teacher's data through this trait.
+//!
+//! The model: a teacher has classes (one of them the default class, created with the
+//! account); a student belongs to the teacher (one roll number, embedded once) and is a
+//! member of any of the teacher's classes; attendance is one record per class, student and
+//! day, and exists only for members (leaving a class, or deleting it, deletes it).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,12 +63,18 @@ pub async fn connect(url: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>, S
 pub type TeacherId = i64;
 /// Identifies a student (unique across teachers).
 pub type StudentId = i64;
+/// Identifies a class (unique across teachers).
+pub type ClassId = i64;
+
+/// The name of the class every account is created with (and into which the migration to
+/// classes put every existing student and their attendance). It can be renamed.
+pub const DEFAULT_CLASS_NAME: &str = "Default class";
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique constraint was violated; the payload names what was taken
-    /// (`"user_id"`, `"email"`, `"roll_no"`).
+    /// (`"user_id"`, `"email"`, `"roll_no"`, `"name"` of a class).
     #[error("{0} is already taken")]
     Conflict(&'static str),
     /// The database cannot be reached (connection refused, pool timeout, ...).
@@ -72,10 +83,15 @@ pub enum StoreError {
     /// Anything else: a bug or corrupted data. Logged, never shown to clients.
     #[error("database error: {0}")]
     Internal(String),
-    /// The caller's admission check refused the change; the payload says why, for the
-    /// client (see [`Store::create_student_if`]).
+    /// The caller's admission check refused the change, or the change is not allowed
+    /// (deleting the default class); the payload says why, for the client.
     #[error("{0}")]
     Refused(String),
+    /// The signed-in teacher has no such thing: `"class"` (no class with that id among the
+    /// teacher's), `"student"` (no student with that roll number, or not a member of the
+    /// class where membership is required).
+    #[error("{0} not found")]
+    NotFound(&'static str),
 }
 
 /// Decides from a teacher's roster whether a new student may join it: `Err(reason)` refuses.
@@ -130,6 +146,53 @@ pub struct RosterEntry {
     pub embedding: Vec<f32>,
 }
 
+/// A class of one teacher, with its number of members.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Class {
+    pub id: ClassId,
+    /// Unique per teacher, ignoring case.
+    pub name: String,
+    pub note: Option<String>,
+    /// The class the original endpoints work on; created with the account, never deleted.
+    pub is_default: bool,
+    /// Number of members.
+    pub students: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What [`Store::create_class`] needs (already validated by the caller).
+#[derive(Debug, Clone, Copy)]
+pub struct NewClass<'a> {
+    pub name: &'a str,
+    pub note: Option<&'a str>,
+}
+
+/// A change of a class: `None` leaves a field as it is; `note: Some(None)` removes the note.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClassChange<'a> {
+    pub name: Option<&'a str>,
+    pub note: Option<Option<&'a str>>,
+}
+
+/// What [`Store::add_members`] did. When `unknown` is not empty nothing was added.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MembersAdded {
+    /// Students that joined the class, by roll number.
+    pub added: Vec<Student>,
+    /// Students that were members already.
+    pub already_members: Vec<Student>,
+    /// Roll numbers the teacher has no student with.
+    pub unknown: Vec<String>,
+}
+
+/// The embeddings of a teacher's students for matching one class's photo: the class's
+/// members, and everyone else of the teacher (to report as "not in this class").
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClassRoster {
+    pub members: Vec<RosterEntry>,
+    pub others: Vec<RosterEntry>,
+}
+
 /// How an attendance record was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttendanceSource {
@@ -153,7 +216,11 @@ pub struct StudentAttendance {
     pub dates: Vec<NaiveDate>,
 }
 
-/// Persistent storage of teachers, students, embeddings and attendance.
+/// Persistent storage of teachers, students, embeddings, classes and attendance.
+///
+/// Class-scoped methods take the teacher and the class: a class id that is not one of the
+/// teacher's answers [`StoreError::NotFound`]`("class")`, exactly like one that does not
+/// exist.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip, for readiness checks.
@@ -173,7 +240,8 @@ pub trait Store: Send + Sync + 'static {
     async fn is_token_revoked(&self, jti: uuid::Uuid) -> Result<bool, StoreError>;
 
     // --- teachers ---
-    /// `Conflict("user_id")` or `Conflict("email")` if taken.
+    /// Creates the teacher and their default class ([`DEFAULT_CLASS_NAME`]) in one
+    /// transaction. `Conflict("user_id")` or `Conflict("email")` if taken.
     async fn create_teacher(&self, new: NewTeacher<'_>) -> Result<Teacher, StoreError>;
     async fn teacher_by_email(&self, email: &str) -> Result<Option<Teacher>, StoreError>;
     async fn teacher_by_id(&self, id: TeacherId) -> Result<Option<Teacher>, StoreError>;
@@ -184,37 +252,45 @@ pub trait Store: Send + Sync + 'static {
         password_hash: &str,
         changed_at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
-    /// Deletes the teacher, their students, embeddings and attendance in one transaction.
-    /// False if the teacher did not exist.
+    /// Deletes the teacher, their classes, students, embeddings and attendance in one
+    /// transaction. False if the teacher did not exist.
     async fn delete_teacher(&self, id: TeacherId) -> Result<bool, StoreError>;
 
     // --- students (always scoped to one teacher) ---
-    /// Creates the student with one embedding, in one transaction. `Conflict("roll_no")`.
+    /// Creates the student with one embedding in the teacher's default class. See
+    /// [`Store::create_student_in`].
     async fn create_student(
         &self,
         teacher: TeacherId,
         new: NewStudent<'_>,
     ) -> Result<Student, StoreError> {
-        self.create_student_if(teacher, new, &|_| Ok(())).await
+        let class = self.default_class(teacher).await?;
+        self.create_student_in(teacher, class, new, &|_| Ok(()))
+            .await
     }
-    /// Like [`Store::create_student`], decided under a lock on the teacher: `admit` sees the
-    /// teacher's roster for `new.model_id` inside the transaction, and its `Err(reason)`
-    /// refuses the student with [`StoreError::Refused`]. Two enrolments for one teacher are
+    /// Creates the student with one embedding as a member of `class`, in one transaction,
+    /// decided under a lock on the teacher: `admit` sees the teacher's whole roster for
+    /// `new.model_id` (every class) inside the transaction, and its `Err(reason)` refuses
+    /// the student with [`StoreError::Refused`]. Two enrolments for one teacher are
     /// serialised, so neither is admitted on a roster that lacks the other.
-    async fn create_student_if(
+    /// `Conflict("roll_no")`, `NotFound("class")`.
+    async fn create_student_in(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         new: NewStudent<'_>,
         admit: Admission<'_>,
     ) -> Result<Student, StoreError>;
-    /// Sorted by roll number, numeric-aware ("2" before "10").
+    /// Every student of the teacher, whatever their classes; sorted by roll number,
+    /// numeric-aware ("2" before "10").
     async fn list_students(&self, teacher: TeacherId) -> Result<Vec<Student>, StoreError>;
     async fn student_by_roll_no(
         &self,
         teacher: TeacherId,
         roll_no: &str,
     ) -> Result<Option<Student>, StoreError>;
-    /// Deletes the student with their embeddings and attendance. False if not found.
+    /// Deletes the student with their embeddings, memberships (in every class) and
+    /// attendance. False if not found.
     async fn delete_student(&self, teacher: TeacherId, roll_no: &str) -> Result<bool, StoreError>;
     /// Adds another embedding to one of the teacher's students (a second photo, or the
     /// same face under another recognizer model). None if no such student.
@@ -225,48 +301,114 @@ pub trait Store: Send + Sync + 'static {
         model_id: &str,
         embedding: &[f32],
     ) -> Result<Option<()>, StoreError>;
-    /// Every embedding of this teacher's students produced by `model_id`.
+    /// Every embedding of this teacher's students (all classes) produced by `model_id`.
     async fn roster(
         &self,
         teacher: TeacherId,
         model_id: &str,
     ) -> Result<Vec<RosterEntry>, StoreError>;
 
-    // --- attendance (unique per student per day) ---
-    /// Records the marks for `date` in one transaction; a student already present that
-    /// day keeps their one record. Returns the ids of the students newly marked.
-    /// Marks for students that are not this teacher's are ignored.
+    // --- classes ---
+    /// The id of the teacher's default class (`NotFound("class")` for an unknown teacher).
+    async fn default_class(&self, teacher: TeacherId) -> Result<ClassId, StoreError>;
+    /// The teacher's classes: the default class first, then by name (case-insensitive,
+    /// numeric-aware).
+    async fn list_classes(&self, teacher: TeacherId) -> Result<Vec<Class>, StoreError>;
+    async fn class(&self, teacher: TeacherId, class: ClassId) -> Result<Class, StoreError>;
+    /// `Conflict("name")` when the teacher has a class of that name (ignoring case).
+    async fn create_class(
+        &self,
+        teacher: TeacherId,
+        new: NewClass<'_>,
+    ) -> Result<Class, StoreError>;
+    /// Renames the class and/or changes its note. `Conflict("name")`, `NotFound("class")`.
+    async fn update_class(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+        change: ClassChange<'_>,
+    ) -> Result<Class, StoreError>;
+    /// Deletes the class with its memberships and attendance (not the students).
+    /// `NotFound("class")`; the default class is [`StoreError::Refused`].
+    async fn delete_class(&self, teacher: TeacherId, class: ClassId) -> Result<(), StoreError>;
+    /// The class's members, sorted as [`Store::list_students`]. `NotFound("class")`.
+    async fn class_students(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+    ) -> Result<Vec<Student>, StoreError>;
+    /// Adds existing students (by roll number) to the class, in one transaction: all of
+    /// them, or none when a roll number is unknown (listed in `unknown`). Adding a member
+    /// again changes nothing. `NotFound("class")`.
+    async fn add_members(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+        roll_nos: &[String],
+    ) -> Result<MembersAdded, StoreError>;
+    /// Removes a student from the class, with their attendance in it (the student stays).
+    /// `NotFound("class")`, `NotFound("student")` (no such student, or not a member).
+    async fn remove_member(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+        roll_no: &str,
+    ) -> Result<(), StoreError>;
+    /// The embeddings of `model_id` of the class's members and of the teacher's other
+    /// students. `NotFound("class")`.
+    async fn class_roster(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+        model_id: &str,
+    ) -> Result<ClassRoster, StoreError>;
+
+    // --- attendance (unique per class, student and day) ---
+    /// Records the marks for `date` in the class in one transaction; a student already
+    /// present in the class that day keeps their one record. Returns the ids of the
+    /// students newly marked. Marks for students who are not members of the class are
+    /// ignored. `NotFound("class")`.
     async fn mark_present(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         date: NaiveDate,
         marks: &[AutoMark],
     ) -> Result<Vec<StudentId>, StoreError>;
-    /// Manual correction: present (upsert, recorded as manual). None if no such student.
+    /// Manual correction: present in the class (upsert, recorded as manual).
+    /// `NotFound("class")`, `NotFound("student")` (no such member).
     async fn set_present(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         roll_no: &str,
         date: NaiveDate,
-    ) -> Result<Option<()>, StoreError>;
-    /// Manual correction: absent. None if no such student, Some(false) if there was no record.
+    ) -> Result<(), StoreError>;
+    /// Manual correction: absent in the class; false if there was no record.
+    /// `NotFound("class")`, `NotFound("student")` (no such member).
     async fn clear_present(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         roll_no: &str,
         date: NaiveDate,
-    ) -> Result<Option<bool>, StoreError>;
-    /// Dates the student was present, ascending. None if no such student.
+    ) -> Result<bool, StoreError>;
+    /// Dates the student was present in the class, ascending (empty for a student of the
+    /// teacher who is not a member). `NotFound("class")`, `NotFound("student")` (the teacher
+    /// has no such student).
     async fn attendance_dates(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         roll_no: &str,
-    ) -> Result<Option<Vec<NaiveDate>>, StoreError>;
-    /// Every student of the teacher (sorted as `list_students`) with their present dates
-    /// in `[start, end]` (both optional, inclusive), ascending.
+    ) -> Result<Vec<NaiveDate>, StoreError>;
+    /// Every member of the class (sorted as `list_students`) with their present dates in
+    /// the class in `[start, end]` (both optional, inclusive), ascending.
+    /// `NotFound("class")`.
     async fn attendance_range(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         start: Option<NaiveDate>,
         end: Option<NaiveDate>,
     ) -> Result<Vec<StudentAttendance>, StoreError>;

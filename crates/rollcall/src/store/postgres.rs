@@ -8,11 +8,12 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::db_error::{db_err, migrate_err};
 use super::rows::{
-    self, RosterRow, StudentDateRow, StudentRow, TEACHER_COLUMNS, TeacherRow, now,
-    to_stored_precision,
+    self, CLASS_SELECT, ClassRosterRow, ClassRow, RosterRow, StudentDateRow, StudentRow,
+    TEACHER_COLUMNS, TeacherRow, class_name_key, now, to_stored_precision,
 };
 use super::{
-    Admission, AutoMark, NewStudent, NewTeacher, RosterEntry, Store, StoreError, StoreOptions,
+    Admission, AutoMark, Class, ClassChange, ClassId, ClassRoster, DEFAULT_CLASS_NAME,
+    MembersAdded, NewClass, NewStudent, NewTeacher, RosterEntry, Store, StoreError, StoreOptions,
     Student, StudentAttendance, StudentId, Teacher, TeacherId, embedding_bytes,
 };
 
@@ -122,7 +123,9 @@ impl Store for PostgresStore {
     }
 
     async fn create_teacher(&self, new: NewTeacher<'_>) -> Result<Teacher, StoreError> {
+        const CONTEXT: &str = "creating a teacher";
         let created = now();
+        let mut tx = self.pool.begin().await.map_err(db_err(CONTEXT))?;
         let row: TeacherRow = sqlx::query_as(&format!(
             "INSERT INTO teachers (user_id, email, password_hash, password_changed_at, created_at)
              VALUES ($1, $2, $3, $4, $4) RETURNING {TEACHER_COLUMNS}"
@@ -131,9 +134,21 @@ impl Store for PostgresStore {
         .bind(new.email)
         .bind(new.password_hash)
         .bind(created)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
-        .map_err(db_err("creating a teacher"))?;
+        .map_err(db_err(CONTEXT))?;
+        sqlx::query(
+            "INSERT INTO classes (teacher_id, name, name_key, note, is_default, created_at)
+             VALUES ($1, $2, $3, NULL, TRUE, $4)",
+        )
+        .bind(row.id)
+        .bind(DEFAULT_CLASS_NAME)
+        .bind(class_name_key(DEFAULT_CLASS_NAME))
+        .bind(created)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        tx.commit().await.map_err(db_err(CONTEXT))?;
         Ok(row.into())
     }
 
@@ -180,24 +195,19 @@ impl Store for PostgresStore {
     async fn delete_teacher(&self, id: TeacherId) -> Result<bool, StoreError> {
         const CONTEXT: &str = "deleting a teacher";
         let mut tx = self.pool.begin().await.map_err(db_err(CONTEXT))?;
-        sqlx::query("DELETE FROM attendance WHERE teacher_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err(CONTEXT))?;
-        sqlx::query(
+        // Classes take their memberships and attendance with them.
+        for statement in [
+            "DELETE FROM classes WHERE teacher_id = $1",
             "DELETE FROM student_embeddings
              WHERE student_id IN (SELECT id FROM students WHERE teacher_id = $1)",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err(CONTEXT))?;
-        sqlx::query("DELETE FROM students WHERE teacher_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err(CONTEXT))?;
+            "DELETE FROM students WHERE teacher_id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err(CONTEXT))?;
+        }
         let email: Option<String> =
             sqlx::query_scalar("DELETE FROM teachers WHERE id = $1 RETURNING email")
                 .bind(id)
@@ -215,9 +225,10 @@ impl Store for PostgresStore {
         Ok(email.is_some())
     }
 
-    async fn create_student_if(
+    async fn create_student_in(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         new: NewStudent<'_>,
         admit: Admission<'_>,
     ) -> Result<Student, StoreError> {
@@ -232,6 +243,7 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err(CONTEXT))?;
+        ensure_class(&mut *tx, teacher, class, true).await?;
         let roster = roster_on(&mut *tx, teacher, new.model_id).await?;
         admit(&roster).map_err(StoreError::Refused)?;
         let row: StudentRow = sqlx::query_as(
@@ -253,6 +265,17 @@ impl Store for PostgresStore {
         .bind(new.model_id)
         .bind(dim)
         .bind(embedding_bytes::encode(new.embedding))
+        .bind(created)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        sqlx::query(
+            "INSERT INTO class_members (teacher_id, class_id, student_id, added_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(teacher)
+        .bind(class)
+        .bind(row.id)
         .bind(created)
         .execute(&mut *tx)
         .await
@@ -292,7 +315,7 @@ impl Store for PostgresStore {
     }
 
     async fn delete_student(&self, teacher: TeacherId, roll_no: &str) -> Result<bool, StoreError> {
-        // Embeddings and attendance go with the student (ON DELETE CASCADE).
+        // Embeddings, memberships and attendance go with the student (ON DELETE CASCADE).
         let done = sqlx::query("DELETE FROM students WHERE teacher_id = $1 AND roll_no = $2")
             .bind(teacher)
             .bind(roll_no)
@@ -336,31 +359,257 @@ impl Store for PostgresStore {
         roster_on(&self.pool, teacher, model_id).await
     }
 
+    async fn default_class(&self, teacher: TeacherId) -> Result<ClassId, StoreError> {
+        let id: Option<ClassId> =
+            sqlx::query_scalar("SELECT id FROM classes WHERE teacher_id = $1 AND is_default")
+                .bind(teacher)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err("reading the default class"))?;
+        id.ok_or(StoreError::NotFound("class"))
+    }
+
+    async fn list_classes(&self, teacher: TeacherId) -> Result<Vec<Class>, StoreError> {
+        let rows: Vec<ClassRow> =
+            sqlx::query_as(&format!("{CLASS_SELECT} WHERE c.teacher_id = $1"))
+                .bind(teacher)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err("listing classes"))?;
+        let mut classes: Vec<Class> = rows.into_iter().map(Class::from).collect();
+        rows::sort_classes(&mut classes);
+        Ok(classes)
+    }
+
+    async fn class(&self, teacher: TeacherId, class: ClassId) -> Result<Class, StoreError> {
+        class_on(&self.pool, teacher, class).await
+    }
+
+    async fn create_class(
+        &self,
+        teacher: TeacherId,
+        new: NewClass<'_>,
+    ) -> Result<Class, StoreError> {
+        let row: ClassRow = sqlx::query_as(
+            "INSERT INTO classes (teacher_id, name, name_key, note, is_default, created_at)
+             VALUES ($1, $2, $3, $4, FALSE, $5)
+             RETURNING id, name, note, is_default, 0::BIGINT AS students, created_at",
+        )
+        .bind(teacher)
+        .bind(new.name)
+        .bind(class_name_key(new.name))
+        .bind(new.note)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err("creating a class"))?;
+        Ok(row.into())
+    }
+
+    async fn update_class(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+        change: ClassChange<'_>,
+    ) -> Result<Class, StoreError> {
+        const CONTEXT: &str = "changing a class";
+        let mut tx = self.pool.begin().await.map_err(db_err(CONTEXT))?;
+        let done = sqlx::query(
+            "UPDATE classes SET
+                 name = COALESCE($3, name),
+                 name_key = COALESCE($4, name_key),
+                 note = CASE WHEN $5 THEN $6 ELSE note END
+             WHERE id = $2 AND teacher_id = $1",
+        )
+        .bind(teacher)
+        .bind(class)
+        .bind(change.name)
+        .bind(change.name.map(class_name_key))
+        .bind(change.note.is_some())
+        .bind(change.note.flatten())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("class"));
+        }
+        let class = class_on(&mut *tx, teacher, class).await?;
+        tx.commit().await.map_err(db_err(CONTEXT))?;
+        Ok(class)
+    }
+
+    async fn delete_class(&self, teacher: TeacherId, class: ClassId) -> Result<(), StoreError> {
+        const CONTEXT: &str = "deleting a class";
+        let mut tx = self.pool.begin().await.map_err(db_err(CONTEXT))?;
+        let is_default: Option<bool> = sqlx::query_scalar(
+            "SELECT is_default FROM classes WHERE id = $2 AND teacher_id = $1 FOR UPDATE",
+        )
+        .bind(teacher)
+        .bind(class)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        match is_default {
+            None => return Err(StoreError::NotFound("class")),
+            Some(true) => return Err(StoreError::Refused(DEFAULT_CLASS_KEPT.to_owned())),
+            Some(false) => {}
+        }
+        // Memberships and attendance go with the class (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM classes WHERE id = $1")
+            .bind(class)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err(CONTEXT))?;
+        tx.commit().await.map_err(db_err(CONTEXT))?;
+        Ok(())
+    }
+
+    async fn class_students(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+    ) -> Result<Vec<Student>, StoreError> {
+        const CONTEXT: &str = "listing a class's students";
+        ensure_class(&self.pool, teacher, class, false).await?;
+        let rows: Vec<StudentRow> = sqlx::query_as(
+            "SELECT s.id, s.name, s.roll_no, s.created_at
+             FROM class_members m JOIN students s ON s.id = m.student_id
+             WHERE m.teacher_id = $1 AND m.class_id = $2",
+        )
+        .bind(teacher)
+        .bind(class)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        let mut students: Vec<Student> = rows.into_iter().map(Student::from).collect();
+        rows::sort_students(&mut students);
+        Ok(students)
+    }
+
+    async fn add_members(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+        roll_nos: &[String],
+    ) -> Result<MembersAdded, StoreError> {
+        const CONTEXT: &str = "adding students to a class";
+        let mut tx = self.pool.begin().await.map_err(db_err(CONTEXT))?;
+        ensure_class(&mut *tx, teacher, class, true).await?;
+        let rows: Vec<StudentRow> = sqlx::query_as(
+            "SELECT id, name, roll_no, created_at FROM students
+             WHERE teacher_id = $1 AND roll_no = ANY($2)",
+        )
+        .bind(teacher)
+        .bind(roll_nos)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        let found: Vec<Student> = rows.into_iter().map(Student::from).collect();
+        let unknown = rows::unknown_roll_nos(roll_nos, &found);
+        if !unknown.is_empty() {
+            return Ok(MembersAdded {
+                unknown,
+                ..MembersAdded::default()
+            });
+        }
+        let ids: Vec<StudentId> = found.iter().map(|s| s.id).collect();
+        let inserted: Vec<StudentId> = sqlx::query_scalar(
+            "INSERT INTO class_members (teacher_id, class_id, student_id, added_at)
+             SELECT $1, $2, id, $4 FROM UNNEST($3::BIGINT[]) AS x(id)
+             ON CONFLICT (class_id, student_id) DO NOTHING
+             RETURNING student_id",
+        )
+        .bind(teacher)
+        .bind(class)
+        .bind(&ids)
+        .bind(now())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        tx.commit().await.map_err(db_err(CONTEXT))?;
+        Ok(rows::members_added(found, &inserted))
+    }
+
+    async fn remove_member(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+        roll_no: &str,
+    ) -> Result<(), StoreError> {
+        const CONTEXT: &str = "removing a student from a class";
+        // Their attendance in the class goes with the membership (ON DELETE CASCADE).
+        let done = sqlx::query(
+            "DELETE FROM class_members
+             WHERE teacher_id = $1 AND class_id = $2
+               AND student_id = (SELECT id FROM students WHERE teacher_id = $1 AND roll_no = $3)",
+        )
+        .bind(teacher)
+        .bind(class)
+        .bind(roll_no)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        if done.rows_affected() == 0 {
+            ensure_class(&self.pool, teacher, class, false).await?;
+            return Err(StoreError::NotFound("student"));
+        }
+        Ok(())
+    }
+
+    async fn class_roster(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+        model_id: &str,
+    ) -> Result<ClassRoster, StoreError> {
+        ensure_class(&self.pool, teacher, class, false).await?;
+        let rows: Vec<ClassRosterRow> = sqlx::query_as(
+            "SELECT s.id AS student_id, s.roll_no, s.name, e.dim, e.embedding,
+                    (m.student_id IS NOT NULL) AS member
+             FROM student_embeddings e JOIN students s ON s.id = e.student_id
+             LEFT JOIN class_members m ON m.student_id = s.id AND m.class_id = $2
+             WHERE s.teacher_id = $1 AND e.model_id = $3
+             ORDER BY s.id, e.id",
+        )
+        .bind(teacher)
+        .bind(class)
+        .bind(model_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("reading a class's roster"))?;
+        rows::split_class_roster(rows)
+    }
+
     async fn mark_present(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         date: NaiveDate,
         marks: &[AutoMark],
     ) -> Result<Vec<StudentId>, StoreError> {
         const CONTEXT: &str = "marking attendance";
-        if marks.is_empty() {
-            return Ok(Vec::new());
-        }
         let ids: Vec<StudentId> = marks.iter().map(|m| m.student_id).collect();
         let similarities: Vec<f32> = marks.iter().map(|m| m.similarity).collect();
         let mut tx = self.pool.begin().await.map_err(db_err(CONTEXT))?;
-        // One statement: rows for other teachers' students are filtered by the join, and
-        // ON CONFLICT makes concurrent calls insert each (student, date) exactly once;
-        // RETURNING yields only the rows this call inserted.
+        // The class is locked against deletion until the marks are in.
+        ensure_class(&mut *tx, teacher, class, true).await?;
+        if marks.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement: marks for anyone who is not a member of this teacher's class are
+        // dropped by the join, and ON CONFLICT makes concurrent calls insert each (class,
+        // student, date) exactly once; RETURNING yields only the rows this call inserted.
         let mut inserted: Vec<StudentId> = sqlx::query_scalar(
-            "INSERT INTO attendance (student_id, date, teacher_id, source, similarity, marked_at)
-             SELECT s.id, $2, s.teacher_id, 'auto', m.similarity, $5
-             FROM UNNEST($3::BIGINT[], $4::REAL[]) AS m(student_id, similarity)
-             JOIN students s ON s.id = m.student_id AND s.teacher_id = $1
-             ON CONFLICT (student_id, date) DO NOTHING
+            "INSERT INTO attendance (class_id, student_id, date, source, similarity, marked_at)
+             SELECT m.class_id, m.student_id, $3, 'auto', x.similarity, $6
+             FROM UNNEST($4::BIGINT[], $5::REAL[]) AS x(student_id, similarity)
+             JOIN class_members m
+               ON m.class_id = $2 AND m.teacher_id = $1 AND m.student_id = x.student_id
+             ON CONFLICT (class_id, student_id, date) DO NOTHING
              RETURNING student_id",
         )
         .bind(teacher)
+        .bind(class)
         .bind(date)
         .bind(&ids)
         .bind(&similarities)
@@ -377,86 +626,106 @@ impl Store for PostgresStore {
     async fn set_present(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         roll_no: &str,
         date: NaiveDate,
-    ) -> Result<Option<()>, StoreError> {
+    ) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "INSERT INTO attendance (student_id, date, teacher_id, source, similarity, marked_at)
-             SELECT id, $3, teacher_id, 'manual', NULL, $4
-             FROM students WHERE teacher_id = $1 AND roll_no = $2
-             ON CONFLICT (student_id, date) DO UPDATE
+            "INSERT INTO attendance (class_id, student_id, date, source, similarity, marked_at)
+             SELECT m.class_id, m.student_id, $4, 'manual', NULL, $5
+             FROM class_members m JOIN students s ON s.id = m.student_id
+             WHERE m.teacher_id = $1 AND m.class_id = $2 AND s.roll_no = $3
+             ON CONFLICT (class_id, student_id, date) DO UPDATE
              SET source = 'manual', similarity = NULL, marked_at = EXCLUDED.marked_at",
         )
         .bind(teacher)
+        .bind(class)
         .bind(roll_no)
         .bind(date)
         .bind(now())
         .execute(&self.pool)
         .await
         .map_err(db_err("setting attendance"))?;
-        Ok((done.rows_affected() > 0).then_some(()))
+        if done.rows_affected() == 0 {
+            ensure_class(&self.pool, teacher, class, false).await?;
+            return Err(StoreError::NotFound("student"));
+        }
+        Ok(())
     }
 
     async fn clear_present(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         roll_no: &str,
         date: NaiveDate,
-    ) -> Result<Option<bool>, StoreError> {
+    ) -> Result<bool, StoreError> {
         const CONTEXT: &str = "clearing attendance";
-        let student: Option<StudentId> =
-            sqlx::query_scalar("SELECT id FROM students WHERE teacher_id = $1 AND roll_no = $2")
-                .bind(teacher)
-                .bind(roll_no)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err(CONTEXT))?;
-        let Some(student) = student else {
-            return Ok(None);
-        };
-        let done = sqlx::query("DELETE FROM attendance WHERE student_id = $1 AND date = $2")
-            .bind(student)
-            .bind(date)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err(CONTEXT))?;
-        Ok(Some(done.rows_affected() > 0))
+        ensure_class(&self.pool, teacher, class, false).await?;
+        let member: Option<StudentId> = sqlx::query_scalar(
+            "SELECT m.student_id FROM class_members m JOIN students s ON s.id = m.student_id
+             WHERE m.teacher_id = $1 AND m.class_id = $2 AND s.roll_no = $3",
+        )
+        .bind(teacher)
+        .bind(class)
+        .bind(roll_no)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        let student = member.ok_or(StoreError::NotFound("student"))?;
+        let done = sqlx::query(
+            "DELETE FROM attendance WHERE class_id = $1 AND student_id = $2 AND date = $3",
+        )
+        .bind(class)
+        .bind(student)
+        .bind(date)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn attendance_dates(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         roll_no: &str,
-    ) -> Result<Option<Vec<NaiveDate>>, StoreError> {
+    ) -> Result<Vec<NaiveDate>, StoreError> {
+        ensure_class(&self.pool, teacher, class, false).await?;
         let rows: Vec<Option<NaiveDate>> = sqlx::query_scalar(
             "SELECT a.date FROM students s
-             LEFT JOIN attendance a ON a.student_id = s.id
-             WHERE s.teacher_id = $1 AND s.roll_no = $2
+             LEFT JOIN attendance a ON a.student_id = s.id AND a.class_id = $2
+             WHERE s.teacher_id = $1 AND s.roll_no = $3
              ORDER BY a.date",
         )
         .bind(teacher)
+        .bind(class)
         .bind(roll_no)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err("reading attendance dates"))?;
-        Ok(rows::dates_of_one(rows))
+        rows::dates_of_one(rows).ok_or(StoreError::NotFound("student"))
     }
 
     async fn attendance_range(
         &self,
         teacher: TeacherId,
+        class: ClassId,
         start: Option<NaiveDate>,
         end: Option<NaiveDate>,
     ) -> Result<Vec<StudentAttendance>, StoreError> {
+        ensure_class(&self.pool, teacher, class, false).await?;
         let rows: Vec<StudentDateRow> = sqlx::query_as(
             "SELECT s.id, s.name, s.roll_no, s.created_at, a.date
-             FROM students s
-             LEFT JOIN attendance a ON a.student_id = s.id
-                 AND ($2::DATE IS NULL OR a.date >= $2)
-                 AND ($3::DATE IS NULL OR a.date <= $3)
-             WHERE s.teacher_id = $1",
+             FROM class_members m
+             JOIN students s ON s.id = m.student_id
+             LEFT JOIN attendance a ON a.class_id = m.class_id AND a.student_id = m.student_id
+                 AND ($3::DATE IS NULL OR a.date >= $3)
+                 AND ($4::DATE IS NULL OR a.date <= $4)
+             WHERE m.teacher_id = $1 AND m.class_id = $2",
         )
         .bind(teacher)
+        .bind(class)
         .bind(start)
         .bind(end)
         .fetch_all(&self.pool)
@@ -464,6 +733,55 @@ impl Store for PostgresStore {
         .map_err(db_err("reading attendance"))?;
         Ok(rows::group_attendance(rows))
     }
+}
+
+/// Why the default class cannot be deleted.
+const DEFAULT_CLASS_KEPT: &str =
+    "The default class cannot be deleted: the original endpoints work on it";
+
+/// `NotFound("class")` unless `class` is one of the teacher's; `lock` holds a share lock
+/// on it until the end of the transaction (so that it is not deleted meanwhile).
+async fn ensure_class<'e, E>(
+    executor: E,
+    teacher: TeacherId,
+    class: ClassId,
+    lock: bool,
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Postgres>,
+{
+    let sql = if lock {
+        "SELECT 1 FROM classes WHERE id = $2 AND teacher_id = $1 FOR SHARE"
+    } else {
+        "SELECT 1 FROM classes WHERE id = $2 AND teacher_id = $1"
+    };
+    let found: Option<i32> = sqlx::query_scalar(sql)
+        .bind(teacher)
+        .bind(class)
+        .fetch_optional(executor)
+        .await
+        .map_err(db_err("reading a class"))?;
+    found.map(|_| ()).ok_or(StoreError::NotFound("class"))
+}
+
+/// One of the teacher's classes with its number of members.
+async fn class_on<'e, E>(
+    executor: E,
+    teacher: TeacherId,
+    class: ClassId,
+) -> Result<Class, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Postgres>,
+{
+    let row: Option<ClassRow> = sqlx::query_as(&format!(
+        "{CLASS_SELECT} WHERE c.teacher_id = $1 AND c.id = $2"
+    ))
+    .bind(teacher)
+    .bind(class)
+    .fetch_optional(executor)
+    .await
+    .map_err(db_err("reading a class"))?;
+    row.map(Class::from).ok_or(StoreError::NotFound("class"))
 }
 
 /// The teacher's embeddings of one model, on a pool or inside a transaction.

@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 
 use super::natural_order::natural_cmp;
 use super::{
-    RosterEntry, StoreError, Student, StudentAttendance, StudentId, Teacher, TeacherId,
-    embedding_bytes,
+    Class, ClassId, ClassRoster, RosterEntry, StoreError, Student, StudentAttendance, StudentId,
+    Teacher, TeacherId, embedding_bytes,
 };
 
 /// The current instant, truncated to microseconds (PostgreSQL's precision) so that both
@@ -101,6 +101,108 @@ impl TryFrom<RosterRow> for RosterEntry {
             name: row.name,
             embedding,
         })
+    }
+}
+
+/// Columns of `classes` with the number of members, in the order of [`CLASS_SELECT`].
+#[derive(Debug, sqlx::FromRow)]
+pub struct ClassRow {
+    pub id: ClassId,
+    pub name: String,
+    pub note: Option<String>,
+    pub is_default: bool,
+    pub students: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Selects [`ClassRow`]s from `classes c` (append a `WHERE` on `c`). Works on both backends.
+pub const CLASS_SELECT: &str = "SELECT c.id, c.name, c.note, c.is_default, \
+     (SELECT COUNT(*) FROM class_members m WHERE m.class_id = c.id) AS students, c.created_at \
+     FROM classes c";
+
+impl From<ClassRow> for Class {
+    fn from(row: ClassRow) -> Self {
+        Class {
+            id: row.id,
+            name: row.name,
+            note: row.note,
+            is_default: row.is_default,
+            students: row.students,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// The key that makes class names unique per teacher: the name lower-cased.
+pub fn class_name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// Sorts classes: the default class first, then by name, case-insensitive and
+/// numeric-aware ("7B" before "10A").
+pub fn sort_classes(classes: &mut [Class]) {
+    classes.sort_by(|a, b| {
+        b.is_default.cmp(&a.is_default).then_with(|| {
+            natural_cmp(&class_name_key(&a.name), &class_name_key(&b.name))
+                .then_with(|| a.id.cmp(&b.id))
+        })
+    });
+}
+
+/// A roster row with whether the student is a member of the class asked about.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ClassRosterRow {
+    pub student_id: StudentId,
+    pub roll_no: String,
+    pub name: String,
+    pub dim: i32,
+    pub embedding: Vec<u8>,
+    pub member: bool,
+}
+
+/// Splits class roster rows into members and the teacher's other students.
+pub fn split_class_roster(rows: Vec<ClassRosterRow>) -> Result<ClassRoster, StoreError> {
+    let mut roster = ClassRoster::default();
+    for row in rows {
+        let member = row.member;
+        let entry = RosterEntry::try_from(RosterRow {
+            student_id: row.student_id,
+            roll_no: row.roll_no,
+            name: row.name,
+            dim: row.dim,
+            embedding: row.embedding,
+        })?;
+        if member {
+            roster.members.push(entry);
+        } else {
+            roster.others.push(entry);
+        }
+    }
+    Ok(roster)
+}
+
+/// Roll numbers of `wanted` not among `found`, first occurrences in the order asked.
+pub fn unknown_roll_nos(wanted: &[String], found: &[Student]) -> Vec<String> {
+    let known: std::collections::HashSet<&str> = found.iter().map(|s| s.roll_no.as_str()).collect();
+    let mut seen = std::collections::HashSet::new();
+    wanted
+        .iter()
+        .filter(|r| !known.contains(r.as_str()) && seen.insert(r.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Splits the students found for [`super::Store::add_members`] into those `inserted` and
+/// those that were members already, each sorted by roll number.
+pub fn members_added(found: Vec<Student>, inserted: &[StudentId]) -> super::MembersAdded {
+    let (mut added, mut already_members): (Vec<Student>, Vec<Student>) =
+        found.into_iter().partition(|s| inserted.contains(&s.id));
+    sort_students(&mut added);
+    sort_students(&mut already_members);
+    super::MembersAdded {
+        added,
+        already_members,
+        unknown: Vec::new(),
     }
 }
 

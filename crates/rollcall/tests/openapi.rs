@@ -151,7 +151,7 @@ fn constraints_are_documented() {
                 let schema = parameter(&doc, op, bound);
                 let text = schema.to_string();
                 assert!(
-                    text.contains("\"date\"") || text.contains("[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+                    text.contains("\"date\"") || text.contains("[0-9]{4}-(0[1-9]|1[0-2])-"),
                     "{method} {path} {bound}: {schema}"
                 );
                 dates += 1;
@@ -159,6 +159,14 @@ fn constraints_are_documented() {
         }
     }
     assert!(dates >= 8, "only {dates} date parameters found");
+    // Both reports document their CSV form.
+    for path in ["/attendance/report", "/classes/{class_id}/attendance"] {
+        let ok = &operation(&doc, path, "get")["responses"]["200"]["content"];
+        assert!(
+            ok.get("text/csv").is_some() && ok.get("application/json").is_some(),
+            "{path}: {ok}"
+        );
+    }
     // The report format is an enum that resolves.
     let report = operation(&doc, "/attendance/report", "get");
     let format = parameter(&doc, report, "format");

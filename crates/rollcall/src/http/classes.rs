@@ -558,7 +558,10 @@ async fn mark_class_attendance(
     responses(
         (status = 200, description = "The report (JSON), or with `format=csv` a CSV \
                                       `Name,Roll_no,<date>...,Days_present,Percentage` \
-                                      with P/A cells", body = Report),
+                                      with P/A cells", content(
+            (Report = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 401, description = "Missing or invalid token", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "Bearer"))),
         (status = 404, description = "Not one of the teacher's classes", body = ErrorBody),

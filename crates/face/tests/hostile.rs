@@ -70,8 +70,7 @@ fn png16_rgba(w: u32, h: u32, interlaced: bool) -> Vec<u8> {
         std::io::Write::write_all(&mut writer, &row).expect("png row");
     }
     writer.finish().expect("png end");
-    let bytes = out.0.lock().map(|b| b.clone()).unwrap_or_default();
-    bytes
+    out.0.lock().map(|b| b.clone()).unwrap_or_default()
 }
 
 fn crc32(bytes: &[u8]) -> u32 {

@@ -100,12 +100,11 @@ impl Pair {
                 .map(|m| m.body)
                 .collect();
             if let Some(body) = mails.get(n - 1) {
-                let digits: String = body
+                return body
                     .split(|c: char| !c.is_ascii_digit())
                     .find(|w| w.len() == 6)
                     .unwrap_or_else(|| panic!("no code in {body}"))
                     .to_owned();
-                return digits;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

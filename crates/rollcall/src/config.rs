@@ -6,11 +6,11 @@
 //! (`ROLLCALL_*`, parsed by clap). `figment` merges the file and the environment into one
 //! [`SettingsLayer`]; [`Settings::from_layer`] checks each value and fills in the defaults.
 
-use std::convert::identity;
 use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -148,7 +148,7 @@ pub struct SettingsLayer {
     pub database_url: Option<String>,
     /// Largest number of pooled database connections [default: 10].
     #[arg(long, env = "ROLLCALL_DATABASE_MAX_CONNECTIONS", global = true)]
-    pub database_max_connections: Option<u32>,
+    pub database_max_connections: Option<NonZeroU32>,
     /// Redis URL (`redis://host:port/db`) for one-time codes, throttles and revoked tokens;
     /// unset = in-process store (only correct with a single instance).
     #[arg(
@@ -164,7 +164,7 @@ pub struct SettingsLayer {
     /// Seconds one database or key-value call may take before the request fails with 503
     /// [default: 5].
     #[arg(long, env = "ROLLCALL_BACKEND_TIMEOUT_SECONDS", global = true)]
-    pub backend_timeout_seconds: Option<u64>,
+    pub backend_timeout_seconds: Option<NonZeroU64>,
     /// SMTP URL (`smtp://user:pass@host:587`, `smtp+starttls://...`, `smtps://...`); unset =
     /// mails are written to the log instead of being sent.
     #[arg(long, env = "ROLLCALL_SMTP_URL", global = true, hide_env_values = true)]
@@ -174,7 +174,7 @@ pub struct SettingsLayer {
     pub mail_from: Option<String>,
     /// Seconds to wait for the mail server before answering 503 [default: 10].
     #[arg(long, env = "ROLLCALL_MAIL_TIMEOUT_SECONDS", global = true)]
-    pub mail_timeout_seconds: Option<u64>,
+    pub mail_timeout_seconds: Option<NonZeroU64>,
     /// HS256 signing secret for access tokens, at least 32 bytes; unset = a random secret
     /// generated once and kept in `<data dir>/jwt-secret` (mode 0600).
     #[arg(
@@ -186,7 +186,7 @@ pub struct SettingsLayer {
     pub jwt_secret: Option<String>,
     /// Lifetime of access tokens in minutes [default: 60].
     #[arg(long, env = "ROLLCALL_TOKEN_TTL_MINUTES", global = true)]
-    pub token_ttl_minutes: Option<u64>,
+    pub token_ttl_minutes: Option<NonZeroU64>,
     /// Comma-separated origins allowed by CORS, e.g. `https://app.example.org`; `*` allows
     /// any origin; unset = no cross-origin access.
     #[arg(long, env = "ROLLCALL_CORS_ORIGINS", global = true)]
@@ -199,21 +199,21 @@ pub struct SettingsLayer {
     pub log: Option<String>,
     /// Seconds a one-time code stays valid [default: 300].
     #[arg(long, env = "ROLLCALL_OTP_TTL_SECONDS", global = true)]
-    pub otp_ttl_seconds: Option<u64>,
+    pub otp_ttl_seconds: Option<NonZeroU64>,
     /// Seconds between two codes sent to the same address [default: 60].
     #[arg(long, env = "ROLLCALL_OTP_COOLDOWN_SECONDS", global = true)]
-    pub otp_cooldown_seconds: Option<u64>,
+    pub otp_cooldown_seconds: Option<NonZeroU64>,
     /// Wrong guesses after which a one-time code is void [default: 5].
     #[arg(long, env = "ROLLCALL_OTP_MAX_ATTEMPTS", global = true)]
-    pub otp_max_attempts: Option<u32>,
+    pub otp_max_attempts: Option<NonZeroU32>,
     /// Failed logins per account within the window before logins are refused with 429
     /// [default: 5].
     #[arg(long, env = "ROLLCALL_LOGIN_MAX_FAILURES_PER_ACCOUNT", global = true)]
-    pub login_max_failures_per_account: Option<u32>,
+    pub login_max_failures_per_account: Option<NonZeroU32>,
     /// Failed logins per client IP within the window before logins are refused with 429
     /// [default: 20].
     #[arg(long, env = "ROLLCALL_LOGIN_MAX_FAILURES_PER_IP", global = true)]
-    pub login_max_failures_per_ip: Option<u32>,
+    pub login_max_failures_per_ip: Option<NonZeroU32>,
     /// Reverse proxies whose `X-Forwarded-For` names the client, as a comma list of addresses
     /// or blocks (e.g. `127.0.0.1,10.0.0.0/8`); used for per-client limits [default: none,
     /// the connection's address is the client].
@@ -221,15 +221,15 @@ pub struct SettingsLayer {
     pub trusted_proxies: Option<String>,
     /// Length of the failed-login window in seconds [default: 900].
     #[arg(long, env = "ROLLCALL_LOGIN_WINDOW_SECONDS", global = true)]
-    pub login_window_seconds: Option<u64>,
+    pub login_window_seconds: Option<NonZeroU64>,
     /// Largest accepted JSON request body in bytes [default: 65536].
     #[arg(long, env = "ROLLCALL_JSON_BODY_LIMIT_BYTES", global = true)]
-    pub json_body_limit_bytes: Option<usize>,
+    pub json_body_limit_bytes: Option<NonZeroUsize>,
 
     // --- face recognition and attendance ---
     /// Largest accepted photo upload in bytes [default: 15728640 (15 MiB)].
     #[arg(long, env = "ROLLCALL_MAX_UPLOAD_BYTES", global = true)]
-    pub max_upload_bytes: Option<usize>,
+    pub max_upload_bytes: Option<NonZeroUsize>,
     /// IANA time zone that decides which day "today" is for attendance, e.g.
     /// `Europe/Paris` [default: UTC].
     #[arg(long, env = "ROLLCALL_TIMEZONE", global = true)]
@@ -245,16 +245,16 @@ pub struct SettingsLayer {
     pub recognizer: Option<String>,
     /// Photos analysed at the same time [default: 1].
     #[arg(long, env = "ROLLCALL_INFERENCE_WORKERS", global = true)]
-    pub inference_workers: Option<usize>,
+    pub inference_workers: Option<NonZeroUsize>,
     /// ONNX Runtime threads per model [default: number of cores / workers].
     #[arg(long, env = "ROLLCALL_INFERENCE_THREADS", global = true)]
-    pub inference_threads: Option<usize>,
+    pub inference_threads: Option<NonZeroUsize>,
     /// Photos that may wait for a worker; beyond it requests get 503 [default: 8].
     #[arg(long, env = "ROLLCALL_INFERENCE_QUEUE", global = true)]
     pub inference_queue: Option<usize>,
     /// Seconds a photo may wait for a worker before the request gets 503 [default: 30].
     #[arg(long, env = "ROLLCALL_INFERENCE_QUEUE_TIMEOUT_SECONDS", global = true)]
-    pub inference_queue_timeout_seconds: Option<u64>,
+    pub inference_queue_timeout_seconds: Option<NonZeroU64>,
     /// Minimum cosine similarity for a face to match a student, who is then marked present
     /// [default: the recognizer's `present_threshold` from the model manifest].
     #[arg(long, env = "ROLLCALL_MATCH_THRESHOLD", global = true)]
@@ -276,44 +276,44 @@ pub struct SettingsLayer {
     /// Password hashes (argon2id, about 19 MiB each) computed at the same time; more
     /// logins wait [default: the number of cores, at most 4].
     #[arg(long, env = "ROLLCALL_PASSWORD_HASH_CONCURRENCY", global = true)]
-    pub password_hash_concurrency: Option<usize>,
+    pub password_hash_concurrency: Option<NonZeroUsize>,
     /// Milliseconds a login may wait for a hashing slot before it gets 503 with
     /// `Retry-After` [default: 2000].
     #[arg(long, env = "ROLLCALL_PASSWORD_HASH_WAIT_MS", global = true)]
-    pub password_hash_wait_ms: Option<u64>,
+    pub password_hash_wait_ms: Option<NonZeroU64>,
     /// Seconds a photo upload's body may take to arrive before the request gets 408
     /// [default: 30].
     #[arg(long, env = "ROLLCALL_UPLOAD_READ_TIMEOUT_SECONDS", global = true)]
-    pub upload_read_timeout_seconds: Option<u64>,
+    pub upload_read_timeout_seconds: Option<NonZeroU64>,
     /// Photo uploads one teacher may have in progress at once; more get 429 [default: 2].
     #[arg(long, env = "ROLLCALL_UPLOADS_PER_TEACHER", global = true)]
-    pub uploads_per_teacher: Option<usize>,
+    pub uploads_per_teacher: Option<NonZeroUsize>,
     /// Seconds a client may take to send a request's headers before the connection is
     /// closed [default: 10].
     #[arg(long, env = "ROLLCALL_HEADER_READ_TIMEOUT_SECONDS", global = true)]
-    pub header_read_timeout_seconds: Option<u64>,
+    pub header_read_timeout_seconds: Option<NonZeroU64>,
     /// Client connections served at once; further connections wait in the listen backlog.
     /// Keep it well under `ulimit -n` [default: 400].
     #[arg(long, env = "ROLLCALL_MAX_CONNECTIONS", global = true)]
-    pub max_connections: Option<usize>,
+    pub max_connections: Option<NonZeroUsize>,
     /// Seconds in-flight requests may take to finish after SIGTERM / Ctrl-C before their
     /// connections are cut [default: 30].
     #[arg(long, env = "ROLLCALL_SHUTDOWN_GRACE_SECONDS", global = true)]
-    pub shutdown_grace_seconds: Option<u64>,
+    pub shutdown_grace_seconds: Option<NonZeroU64>,
     /// One-time codes sent to one address per 24 hours (both purposes) [default: 10].
     #[arg(long, env = "ROLLCALL_OTP_MAX_SENDS_PER_DAY", global = true)]
-    pub otp_max_sends_per_day: Option<u32>,
+    pub otp_max_sends_per_day: Option<NonZeroU32>,
     /// Code guesses checked for one address per 24 hours, whatever the number of codes
     /// [default: 20].
     #[arg(long, env = "ROLLCALL_OTP_MAX_GUESSES_PER_DAY", global = true)]
-    pub otp_max_guesses_per_day: Option<u32>,
+    pub otp_max_guesses_per_day: Option<NonZeroU32>,
     /// Code guesses checked from one client address per 24 hours [default: 50].
     #[arg(
         long,
         env = "ROLLCALL_OTP_MAX_GUESSES_PER_CLIENT_PER_DAY",
         global = true
     )]
-    pub otp_max_guesses_per_client_per_day: Option<u32>,
+    pub otp_max_guesses_per_client_per_day: Option<NonZeroU32>,
 }
 
 impl SettingsLayer {
@@ -594,7 +594,8 @@ impl Settings {
         Self::from_layer(layer)
     }
 
-    /// Validates a merged layer; unset fields take their defaults.
+    /// Validates a merged layer; unset fields take their defaults. Numbers that must be
+    /// positive are `NonZero*` in the layer, so clap and the TOML parser refuse a 0 already.
     pub fn from_layer(l: SettingsLayer) -> Result<Self, ConfigError> {
         let data_dir = l.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
         check(
@@ -603,29 +604,24 @@ impl Settings {
             "must not be empty",
         )?;
         let mut s = Self::with_data_dir(data_dir);
-        s.bind = l.bind.unwrap_or(s.bind);
+        let (n32, nsize) = (NonZeroU32::get, NonZeroUsize::get);
+        let secs = |n: NonZeroU64| Duration::from_secs(n.get());
+        set(&mut s.bind, l.bind);
         if let Some(url) = l.database_url {
             s.database_url = url.trim().to_owned();
             let schemes = ["sqlite:", "postgres://", "postgresql://"];
             check_scheme("ROLLCALL_DATABASE_URL", &s.database_url, &schemes)?;
         }
-        positive(
+        set(
             &mut s.database_max_connections,
-            l.database_max_connections,
-            "ROLLCALL_DATABASE_MAX_CONNECTIONS",
-            identity,
-        )?;
+            l.database_max_connections.map(n32),
+        );
         s.redis_url = non_empty(l.redis_url);
         if let Some(url) = &s.redis_url {
             check_scheme("ROLLCALL_REDIS_URL", url, &["redis://"])?;
         }
-        s.kv_prefix = l.kv_prefix.unwrap_or(s.kv_prefix);
-        positive(
-            &mut s.backend_timeout,
-            l.backend_timeout_seconds,
-            "ROLLCALL_BACKEND_TIMEOUT_SECONDS",
-            Duration::from_secs,
-        )?;
+        set(&mut s.kv_prefix, l.kv_prefix);
+        set(&mut s.backend_timeout, l.backend_timeout_seconds.map(secs));
         s.smtp_url = non_empty(l.smtp_url);
         if let Some(url) = &s.smtp_url {
             check_scheme("ROLLCALL_SMTP_URL", url, &crate::mail::smtp::URL_SCHEMES)?;
@@ -638,22 +634,13 @@ impl Settings {
             )?;
             s.mail_from = from;
         }
-        positive(
-            &mut s.mail_timeout,
-            l.mail_timeout_seconds,
-            "ROLLCALL_MAIL_TIMEOUT_SECONDS",
-            Duration::from_secs,
-        )?;
+        set(&mut s.mail_timeout, l.mail_timeout_seconds.map(secs));
         if let Some(secret) = l.jwt_secret {
             check_secret_len("ROLLCALL_JWT_SECRET", &secret)?;
             s.jwt_secret = Some(Secret::new(secret));
         }
-        positive(
-            &mut s.token_ttl,
-            l.token_ttl_minutes,
-            "ROLLCALL_TOKEN_TTL_MINUTES",
-            |m: u64| Duration::from_secs(m.saturating_mul(60)),
-        )?;
+        let minutes = |m: NonZeroU64| Duration::from_secs(m.get().saturating_mul(60));
+        set(&mut s.token_ttl, l.token_ttl_minutes.map(minutes));
         if let Some(origins) = l.cors_origins {
             s.cors_origins = parse_origins(&origins)?;
         }
@@ -665,66 +652,29 @@ impl Settings {
                 })
                 .collect::<Result<_, _>>()?;
         }
-        s.log_format = l.log_format.unwrap_or(s.log_format);
-        s.log_filter = non_empty(l.log).unwrap_or(s.log_filter);
-        let otp = &mut s.otp;
-        positive(
-            &mut otp.ttl,
-            l.otp_ttl_seconds,
-            "ROLLCALL_OTP_TTL_SECONDS",
-            Duration::from_secs,
-        )?;
-        positive(
-            &mut otp.cooldown,
-            l.otp_cooldown_seconds,
-            "ROLLCALL_OTP_COOLDOWN_SECONDS",
-            Duration::from_secs,
-        )?;
-        positive(
-            &mut otp.max_attempts,
-            l.otp_max_attempts,
-            "ROLLCALL_OTP_MAX_ATTEMPTS",
-            identity,
-        )?;
+        set(&mut s.log_format, l.log_format);
+        set(&mut s.log_filter, non_empty(l.log));
+        set(&mut s.otp.ttl, l.otp_ttl_seconds.map(secs));
+        set(&mut s.otp.cooldown, l.otp_cooldown_seconds.map(secs));
+        set(&mut s.otp.max_attempts, l.otp_max_attempts.map(n32));
         let login = &mut s.login_throttle;
-        positive(
+        set(
             &mut login.max_failures_per_account,
-            l.login_max_failures_per_account,
-            "ROLLCALL_LOGIN_MAX_FAILURES_PER_ACCOUNT",
-            identity,
-        )?;
-        positive(
+            l.login_max_failures_per_account.map(n32),
+        );
+        set(
             &mut login.max_failures_per_ip,
-            l.login_max_failures_per_ip,
-            "ROLLCALL_LOGIN_MAX_FAILURES_PER_IP",
-            identity,
-        )?;
-        positive(
-            &mut login.window,
-            l.login_window_seconds,
-            "ROLLCALL_LOGIN_WINDOW_SECONDS",
-            Duration::from_secs,
-        )?;
-        positive(
-            &mut s.json_body_limit,
-            l.json_body_limit_bytes,
-            "ROLLCALL_JSON_BODY_LIMIT_BYTES",
-            identity,
-        )?;
+            l.login_max_failures_per_ip.map(n32),
+        );
+        set(&mut login.window, l.login_window_seconds.map(secs));
+        set(&mut s.json_body_limit, l.json_body_limit_bytes.map(nsize));
 
-        positive(
-            &mut s.max_upload_bytes,
-            l.max_upload_bytes,
-            "ROLLCALL_MAX_UPLOAD_BYTES",
-            identity,
-        )?;
+        set(&mut s.max_upload_bytes, l.max_upload_bytes.map(nsize));
         if let Some(tz) = non_empty(l.timezone) {
-            s.timezone = tz.parse().map_err(|_| {
-                invalid(
-                    "ROLLCALL_TIMEZONE",
-                    format!("{tz:?} is not an IANA time zone name like Europe/Paris"),
-                )
-            })?;
+            let reason = format!("{tz:?} is not an IANA time zone name like Europe/Paris");
+            s.timezone = tz
+                .parse()
+                .map_err(|_| invalid("ROLLCALL_TIMEZONE", reason))?;
         }
         let v = &mut s.vision;
         if let Some(dir) = l.model_dir {
@@ -735,128 +685,65 @@ impl Settings {
             )?;
             v.model_dir = dir;
         }
-        if let Some(id) = non_empty(l.detector) {
-            v.detector = id;
-        }
-        if let Some(id) = non_empty(l.recognizer) {
-            v.recognizer = id;
-        }
-        positive(
-            &mut v.workers,
-            l.inference_workers,
-            "ROLLCALL_INFERENCE_WORKERS",
-            identity,
-        )?;
-        positive(
-            &mut v.threads,
-            l.inference_threads,
-            "ROLLCALL_INFERENCE_THREADS",
-            Some,
-        )?;
-        v.queue = l.inference_queue.unwrap_or(v.queue);
-        positive(
+        set(&mut v.detector, non_empty(l.detector));
+        set(&mut v.recognizer, non_empty(l.recognizer));
+        set(&mut v.workers, l.inference_workers.map(nsize));
+        set(&mut v.threads, l.inference_threads.map(|n| Some(n.get())));
+        set(&mut v.queue, l.inference_queue);
+        set(
             &mut v.queue_timeout,
-            l.inference_queue_timeout_seconds,
-            "ROLLCALL_INFERENCE_QUEUE_TIMEOUT_SECONDS",
-            Duration::from_secs,
-        )?;
+            l.inference_queue_timeout_seconds.map(secs),
+        );
         // A threshold a face can both reach and miss: strictly between -1 and 1.
-        let similarity = |t: &f32| *t > -1.0 && *t < 1.0;
-        let (between, reason) = ("must be between -1 and 1", "must be between 0 and 1");
-        within(
-            &mut v.match_threshold,
-            l.match_threshold,
-            "ROLLCALL_MATCH_THRESHOLD",
-            similarity,
-            between,
-            Some,
-        )?;
-        within(
-            &mut v.review_threshold,
-            l.review_threshold,
-            "ROLLCALL_REVIEW_THRESHOLD",
-            similarity,
-            between,
-            Some,
-        )?;
-        within(
-            &mut v.duplicate_threshold,
+        let similarity = |t: f32| t > -1.0 && t < 1.0;
+        let (between, unit) = ("must be between -1 and 1", "must be between 0 and 1");
+        let threshold = l.match_threshold;
+        v.match_threshold = checked(threshold, similarity, "ROLLCALL_MATCH_THRESHOLD", between)?;
+        let threshold = l.review_threshold;
+        v.review_threshold = checked(threshold, similarity, "ROLLCALL_REVIEW_THRESHOLD", between)?;
+        let duplicate = |t: f32| t > -1.0 && t <= 1.0;
+        let threshold = checked(
             l.duplicate_threshold,
+            duplicate,
             "ROLLCALL_DUPLICATE_THRESHOLD",
-            |t| *t > -1.0 && *t <= 1.0,
             between,
-            identity,
         )?;
-        within(
+        set(&mut v.duplicate_threshold, threshold);
+        let margin = |m: f32| (0.0..1.0).contains(&m);
+        set(
             &mut v.match_margin,
-            l.match_margin,
-            "ROLLCALL_MATCH_MARGIN",
-            |m| (0.0..1.0).contains(m),
-            reason,
-            identity,
-        )?;
+            checked(l.match_margin, margin, "ROLLCALL_MATCH_MARGIN", unit)?,
+        );
 
         let h = &mut s.hardening;
-        positive(
+        set(
             &mut h.password_hash_concurrency,
-            l.password_hash_concurrency,
-            "ROLLCALL_PASSWORD_HASH_CONCURRENCY",
-            identity,
-        )?;
-        positive(
+            l.password_hash_concurrency.map(nsize),
+        );
+        let millis = |n: NonZeroU64| Duration::from_millis(n.get());
+        set(
             &mut h.password_hash_wait,
-            l.password_hash_wait_ms,
-            "ROLLCALL_PASSWORD_HASH_WAIT_MS",
-            Duration::from_millis,
-        )?;
-        positive(
+            l.password_hash_wait_ms.map(millis),
+        );
+        set(
             &mut h.upload_read_timeout,
-            l.upload_read_timeout_seconds,
-            "ROLLCALL_UPLOAD_READ_TIMEOUT_SECONDS",
-            Duration::from_secs,
-        )?;
-        positive(
-            &mut h.uploads_per_teacher,
-            l.uploads_per_teacher,
-            "ROLLCALL_UPLOADS_PER_TEACHER",
-            identity,
-        )?;
-        positive(
+            l.upload_read_timeout_seconds.map(secs),
+        );
+        set(&mut h.uploads_per_teacher, l.uploads_per_teacher.map(nsize));
+        set(
             &mut h.header_read_timeout,
-            l.header_read_timeout_seconds,
-            "ROLLCALL_HEADER_READ_TIMEOUT_SECONDS",
-            Duration::from_secs,
-        )?;
-        positive(
-            &mut h.max_connections,
-            l.max_connections,
-            "ROLLCALL_MAX_CONNECTIONS",
-            identity,
-        )?;
-        positive(
-            &mut h.shutdown_grace,
-            l.shutdown_grace_seconds,
-            "ROLLCALL_SHUTDOWN_GRACE_SECONDS",
-            Duration::from_secs,
-        )?;
-        positive(
-            &mut h.otp.max_sends_per_day,
-            l.otp_max_sends_per_day,
-            "ROLLCALL_OTP_MAX_SENDS_PER_DAY",
-            identity,
-        )?;
-        positive(
-            &mut h.otp.max_guesses_per_day,
-            l.otp_max_guesses_per_day,
-            "ROLLCALL_OTP_MAX_GUESSES_PER_DAY",
-            identity,
-        )?;
-        positive(
-            &mut h.otp.max_guesses_per_client_per_day,
-            l.otp_max_guesses_per_client_per_day,
-            "ROLLCALL_OTP_MAX_GUESSES_PER_CLIENT_PER_DAY",
-            identity,
-        )?;
+            l.header_read_timeout_seconds.map(secs),
+        );
+        set(&mut h.max_connections, l.max_connections.map(nsize));
+        set(&mut h.shutdown_grace, l.shutdown_grace_seconds.map(secs));
+        let otp = &mut h.otp;
+        set(&mut otp.max_sends_per_day, l.otp_max_sends_per_day.map(n32));
+        set(
+            &mut otp.max_guesses_per_day,
+            l.otp_max_guesses_per_day.map(n32),
+        );
+        let per_client = l.otp_max_guesses_per_client_per_day;
+        set(&mut otp.max_guesses_per_client_per_day, per_client.map(n32));
         Ok(s)
     }
 
@@ -911,39 +798,23 @@ impl Settings {
     }
 }
 
-/// `*slot = convert(value)` when the value is set, refusing 0 (and negative numbers).
-fn positive<T: PartialOrd + Default, U>(
-    slot: &mut U,
-    value: Option<T>,
-    name: &'static str,
-    convert: impl FnOnce(T) -> U,
-) -> Result<(), ConfigError> {
-    within(
-        slot,
-        value,
-        name,
-        |v| *v > T::default(),
-        "must be greater than 0",
-        convert,
-    )
+/// `*slot = value` when the value is set.
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *slot = value;
+    }
 }
 
-/// `*slot = convert(value)` when the value is set and `ok`; else the error `reason`.
-fn within<T, U>(
-    slot: &mut U,
-    value: Option<T>,
+/// The value, when it is unset or `ok`; else the error `reason`.
+fn checked(
+    value: Option<f32>,
+    ok: impl FnOnce(f32) -> bool,
     name: &'static str,
-    ok: impl FnOnce(&T) -> bool,
     reason: &str,
-    convert: impl FnOnce(T) -> U,
-) -> Result<(), ConfigError> {
+) -> Result<Option<f32>, ConfigError> {
     match value {
-        Some(v) if !ok(&v) => Err(invalid(name, reason)),
-        Some(v) => {
-            *slot = convert(v);
-            Ok(())
-        }
-        None => Ok(()),
+        Some(v) if !ok(v) => Err(invalid(name, reason)),
+        value => Ok(value),
     }
 }
 
@@ -1033,7 +904,7 @@ mod tests {
     #[test]
     fn upper_layer_wins_and_values_are_validated() {
         let env = SettingsLayer {
-            token_ttl_minutes: Some(5),
+            token_ttl_minutes: NonZeroU64::new(5),
             ..Default::default()
         };
         let file = config_file(
@@ -1056,11 +927,8 @@ mod tests {
             ..Default::default()
         };
         assert!(Settings::from_layer(bad).is_err());
-        let zero = SettingsLayer {
-            otp_ttl_seconds: Some(0),
-            ..Default::default()
-        };
-        assert!(Settings::from_layer(zero).is_err());
+        let zero = config_file("otp_ttl_seconds = 0");
+        assert!(Settings::load(SettingsLayer::default(), Some(zero.path())).is_err());
     }
 
     #[test]
@@ -1089,7 +957,7 @@ mod tests {
         assert_eq!(s.vision.workers, 1);
         let layer = SettingsLayer {
             timezone: Some("Asia/Kolkata".into()),
-            inference_workers: Some(2),
+            inference_workers: NonZeroUsize::new(2),
             ..Default::default()
         };
         let s = Settings::from_layer(layer).unwrap();
@@ -1098,10 +966,6 @@ mod tests {
         for bad in [
             SettingsLayer {
                 timezone: Some("Mars/Olympus".into()),
-                ..Default::default()
-            },
-            SettingsLayer {
-                inference_workers: Some(0),
                 ..Default::default()
             },
             SettingsLayer {
@@ -1119,6 +983,8 @@ mod tests {
         ] {
             assert!(Settings::from_layer(bad).is_err());
         }
+        let zero_workers = config_file("inference_workers = 0");
+        assert!(Settings::load(SettingsLayer::default(), Some(zero_workers.path())).is_err());
     }
 
     #[test]

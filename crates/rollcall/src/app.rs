@@ -24,7 +24,6 @@ use crate::auth::otp::OtpService;
 use crate::auth::password::PasswordHasher;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::token::TokenKeys;
-use crate::bounded::{BoundedKv, BoundedStore};
 use crate::config::{ConfigError, HardeningSettings, Settings};
 use crate::http::upload::UploadSlots;
 use crate::kv::{self, KeyValue, KvError};
@@ -63,9 +62,9 @@ pub enum AppError {
 /// Everything a request handler needs; cheap to clone. New features add fields here.
 #[derive(Clone)]
 pub struct AppState {
-    /// Persistent storage (every call bounded by the backend timeout).
+    /// Persistent storage (bounded by the pool's acquire and statement timeouts).
     pub store: Arc<dyn Store>,
-    /// Key-value store (prefixed keys, every call bounded by the backend timeout).
+    /// Key-value store (Redis bounds every command by the backend timeout).
     pub kv: Arc<dyn KeyValue>,
     /// Outgoing mail.
     pub mailer: Arc<dyn Mailer>,
@@ -86,8 +85,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state from already connected backends (wrapping them in deadlines and the
-    /// key prefix of `settings`).
+    /// Builds the state from already connected backends.
     pub fn new(
         settings: Settings,
         store: Arc<dyn Store>,
@@ -96,12 +94,6 @@ impl AppState {
         vision: Arc<Vision>,
     ) -> Result<Self, ConfigError> {
         let secret = settings.resolve_jwt_secret()?;
-        let store: Arc<dyn Store> = Arc::new(BoundedStore::new(store, settings.backend_timeout));
-        let kv: Arc<dyn KeyValue> = Arc::new(BoundedKv::new(
-            kv,
-            settings.kv_prefix.clone(),
-            settings.backend_timeout,
-        ));
         Ok(Self {
             tokens: Arc::new(TokenKeys::new(&secret, settings.token_ttl)),
             otp: OtpService::new(
@@ -164,7 +156,12 @@ impl Application {
     /// binds `settings.bind` (port 0 picks a free port).
     pub async fn build(settings: Settings) -> Result<Self, AppError> {
         let store = connect_store(&settings).await?;
-        let kv = kv::connect(settings.redis_url.as_deref(), settings.backend_timeout).await?;
+        let kv = kv::connect_with_prefix(
+            settings.redis_url.as_deref(),
+            settings.backend_timeout,
+            &settings.kv_prefix,
+        )
+        .await?;
         let mailer = mail::from_config(
             settings.smtp_url.as_deref(),
             &settings.mail_from,

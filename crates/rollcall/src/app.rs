@@ -20,14 +20,10 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-use crate::auth::otp::OtpService;
-use crate::auth::password::PasswordHasher;
-use crate::auth::throttle::LoginThrottle;
-use crate::auth::token::TokenKeys;
 use crate::config::{ConfigError, HardeningSettings, Settings};
-use crate::http::upload::UploadSlots;
-use crate::kv::{self, KeyValue, KvError};
-use crate::mail::{self, MailError, Mailer};
+pub use crate::http::AppState;
+use crate::kv::{self, KvError};
+use crate::mail::{self, MailError};
 use crate::store::{self, Store, StoreError, StoreOptions};
 use crate::vision::Vision;
 
@@ -57,63 +53,6 @@ pub enum AppError {
         /// The I/O error.
         source: std::io::Error,
     },
-}
-
-/// Everything a request handler needs; cheap to clone. New features add fields here.
-#[derive(Clone)]
-pub struct AppState {
-    /// Persistent storage (bounded by the pool's acquire and statement timeouts).
-    pub store: Arc<dyn Store>,
-    /// Key-value store (Redis bounds every command by the backend timeout).
-    pub kv: Arc<dyn KeyValue>,
-    /// Outgoing mail.
-    pub mailer: Arc<dyn Mailer>,
-    /// Signs and checks access tokens.
-    pub tokens: Arc<TokenKeys>,
-    /// One-time codes.
-    pub otp: OtpService,
-    /// Failed-login throttling.
-    pub login_throttle: LoginThrottle,
-    /// Bounded argon2id hashing (issue 10).
-    pub passwords: PasswordHasher,
-    /// Photo uploads in progress per teacher (issue 10).
-    pub uploads: UploadSlots,
-    /// The settings the application was built with.
-    pub settings: Arc<Settings>,
-    /// The face engine behind its worker pool.
-    pub vision: Arc<Vision>,
-}
-
-impl AppState {
-    /// Builds the state from already connected backends.
-    pub fn new(
-        settings: Settings,
-        store: Arc<dyn Store>,
-        kv: Arc<dyn KeyValue>,
-        mailer: Arc<dyn Mailer>,
-        vision: Arc<Vision>,
-    ) -> Result<Self, ConfigError> {
-        let secret = settings.resolve_jwt_secret()?;
-        Ok(Self {
-            tokens: Arc::new(TokenKeys::new(&secret, settings.token_ttl)),
-            otp: OtpService::new(
-                kv.clone(),
-                settings.otp.clone(),
-                settings.hardening.otp.clone(),
-            ),
-            login_throttle: LoginThrottle::new(kv.clone(), settings.login_throttle.clone()),
-            passwords: PasswordHasher::new(
-                settings.hardening.password_hash_concurrency,
-                settings.hardening.password_hash_wait,
-            ),
-            uploads: UploadSlots::new(settings.hardening.uploads_per_teacher),
-            store,
-            kv,
-            mailer,
-            settings: Arc::new(settings),
-            vision,
-        })
-    }
 }
 
 /// Opens the database named by the settings (creating the SQLite file and the data

@@ -177,6 +177,12 @@ pub struct SettingsLayer {
     /// any origin; unset = no cross-origin access.
     #[arg(long, env = "ROLLCALL_CORS_ORIGINS", global = true)]
     pub cors_origins: Option<String>,
+    /// Mark the web app's session cookie `Secure` (sent over HTTPS only). Without it, the
+    /// cookie is `Secure` when a trusted proxy says the request came over HTTPS
+    /// (`X-Forwarded-Proto: https`) [default: false].
+    #[arg(long, env = "ROLLCALL_COOKIE_SECURE", global = true,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub cookie_secure: Option<bool>,
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "ROLLCALL_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
@@ -335,6 +341,7 @@ impl SettingsLayer {
             jwt_secret: self.jwt_secret.or(lower.jwt_secret),
             token_ttl_minutes: self.token_ttl_minutes.or(lower.token_ttl_minutes),
             cors_origins: self.cors_origins.or(lower.cors_origins),
+            cookie_secure: self.cookie_secure.or(lower.cookie_secure),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             log_format: self.log_format.or(lower.log_format),
             log: self.log.or(lower.log),
@@ -581,6 +588,8 @@ pub struct Settings {
     pub token_ttl: Duration,
     /// Allowed CORS origins (`*` = any).
     pub cors_origins: Vec<String>,
+    /// Always mark the session cookie `Secure`.
+    pub cookie_secure: bool,
     /// Reverse proxies trusted to report the client's address in `X-Forwarded-For`.
     pub trusted_proxies: Vec<IpNet>,
     /// Log format.
@@ -621,6 +630,7 @@ impl fmt::Debug for Settings {
             .field("jwt_secret", &self.jwt_secret)
             .field("token_ttl", &self.token_ttl)
             .field("cors_origins", &self.cors_origins)
+            .field("cookie_secure", &self.cookie_secure)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
@@ -664,6 +674,7 @@ impl Settings {
             jwt_secret: None,
             token_ttl: Duration::from_secs(60 * 60),
             cors_origins: Vec::new(),
+            cookie_secure: false,
             trusted_proxies: Vec::new(),
             log_format: LogFormat::Text,
             log_filter: "info".to_owned(),
@@ -765,6 +776,9 @@ impl Settings {
         }
         if let Some(origins) = layer.cors_origins {
             s.cors_origins = parse_origins(&origins)?;
+        }
+        if let Some(secure) = layer.cookie_secure {
+            s.cookie_secure = secure;
         }
         if let Some(proxies) = layer.trusted_proxies {
             s.trusted_proxies = proxies

@@ -569,3 +569,160 @@ async fn sessions_are_in_the_openapi_document() {
     let sent = &doc["components"]["schemas"]["CodeSent"]["properties"];
     assert!(sent["cooldown_seconds"].is_object(), "{sent}");
 }
+
+// --- the web app (issue 9) ---
+
+/// The relative modules a JavaScript module imports (`from './x.js'`), as absolute paths.
+fn imports(path: &str, source: &str) -> Vec<String> {
+    let dir = &path[..path.rfind('/').unwrap_or(0)];
+    source
+        .split("from '")
+        .skip(1)
+        .filter_map(|rest| rest.split('\'').next())
+        .map(|spec| {
+            let mut parts: Vec<&str> = dir.split('/').collect();
+            for segment in spec.split('/') {
+                match segment {
+                    "." => {}
+                    ".." => {
+                        parts.pop();
+                    }
+                    other => parts.push(other),
+                }
+            }
+            parts.join("/")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_web_app_is_served_from_the_binary() {
+    let app = spawn(Backend::SqliteInProcess, |_| {}).await;
+    // The page, at / and at every route of the app.
+    let mut page = String::new();
+    for path in [
+        "/",
+        "/app",
+        "/app/",
+        "/app/students",
+        "/app/student/12",
+        "/app/reports",
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            header(&r, "content-type").as_deref(),
+            Some("text/html; charset=utf-8"),
+            "{path}"
+        );
+        assert_eq!(cache_control(&r), "no-cache", "{path}");
+        assert!(
+            header(&r, "etag").is_some_and(|e| e.starts_with("w/\"")),
+            "{path}"
+        );
+        assert_security_headers(path, r.headers());
+        page = r.text().await.unwrap();
+    }
+    assert!(
+        page.contains(r#"<script type="module" src="/static/js/app.js"></script>"#),
+        "{page}"
+    );
+    // No inline script or style, no handler attributes: the CSP forbids them.
+    assert_eq!(page.matches("<script").count(), 1, "{page}");
+    assert!(
+        !page.contains("style=") && !page.contains(" onclick"),
+        "{page}"
+    );
+
+    // Everything the page and its modules load is served from here.
+    let mut queue: Vec<String> = linked_urls(&page);
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(url) = queue.pop() {
+        if !seen.insert(url.clone()) || url.starts_with('#') {
+            continue;
+        }
+        assert!(
+            url.starts_with("/static/") || url.starts_with("/app"),
+            "{url}"
+        );
+        if url.starts_with("/app") {
+            continue;
+        }
+        let r = app.get(&url).await;
+        assert_eq!(r.status(), StatusCode::OK, "{url}");
+        let content_type = header(&r, "content-type").unwrap_or_default();
+        let body = r.text().await.unwrap();
+        if url.ends_with(".js") {
+            assert!(
+                content_type.contains("javascript") && content_type.contains("charset=utf-8"),
+                "{url}: {content_type}"
+            );
+            assert!(!body.contains("eval("), "{url}");
+            queue.extend(imports(&url, &body));
+        } else if url.ends_with(".css") {
+            assert_eq!(content_type, "text/css; charset=utf-8", "{url}");
+        }
+    }
+    for module in [
+        "/static/js/pages/attendance.js",
+        "/static/js/pages/reports.js",
+    ] {
+        assert!(seen.contains(module), "{module} not reached: {seen:?}");
+    }
+
+    // Revalidation: 304 for the ETag the client has.
+    let r = app.get("/static/app.css").await;
+    let etag = r.headers()["etag"].clone();
+    let css = r.bytes().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/static/app.css"))
+        .header("if-none-match", etag.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(r.headers()["etag"], etag);
+    // Compressed for clients that accept it.
+    let r = app
+        .client
+        .get(app.url("/static/app.css"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "content-encoding").as_deref(), Some("gzip"));
+    let gzipped = r.bytes().await.unwrap();
+    assert!(
+        gzipped.len() * 2 < css.len(),
+        "{} vs {}",
+        gzipped.len(),
+        css.len()
+    );
+
+    // Unknown files and escapes are JSON 404s.
+    for path in [
+        "/static/nope.js",
+        "/static/../Cargo.toml",
+        "/static/%2e%2e/Cargo.toml",
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains("detail"), "{path}: {body}");
+    }
+
+    // The app shadows no API path: they answer as before.
+    common::expect_unauthorized(app.get("/get_all_students").await).await;
+    common::expect_unauthorized(app.get("/attendance/report").await).await;
+    common::expect_unauthorized(app.get("/classes").await).await;
+    let body = expect(app.get("/students").await, StatusCode::NOT_FOUND).await;
+    assert_eq!(body["detail"], "Not Found");
+    let doc = expect(app.get("/openapi.json").await, StatusCode::OK).await;
+    for path in doc["paths"].as_object().unwrap().keys() {
+        assert!(
+            path != "/" && !path.starts_with("/app") && !path.starts_with("/static"),
+            "{path} is under the web app's prefixes"
+        );
+    }
+}

@@ -9,6 +9,7 @@
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use utoipa::openapi::security::{
@@ -35,6 +36,7 @@ pub mod reports;
 pub mod session;
 pub mod students;
 pub mod upload;
+pub mod web;
 
 pub use bearer::AuthTeacher;
 pub use error::{ApiError, ErrorBody};
@@ -159,8 +161,8 @@ fn docs(openapi: utoipa::openapi::OpenApi) -> axum::Router<AppState> {
     headers::docs_policy(docs)
 }
 
-/// The complete router: API, documentation, fallbacks, and the middleware stack (request
-/// id, tracing, security headers, CORS, body limit).
+/// The complete router: API, documentation, the web app, fallbacks, and the middleware
+/// stack (request id, tracing, CORS, compression, security headers, body limit).
 pub fn router(state: AppState) -> axum::Router {
     let settings = state.settings.clone();
     let (api, openapi) = api_router().split_for_parts();
@@ -168,11 +170,15 @@ pub fn router(state: AppState) -> axum::Router {
     let request_id = HeaderName::from_static("x-request-id");
     let app = api
         .merge(docs(openapi))
+        .merge(web::router())
         .fallback(|| async { ApiError::NotFound("Not Found".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
         .layer(DefaultBodyLimit::max(settings.json_body_limit));
     headers::secure(app)
+        // gzip for every client that accepts it (the app's files, JSON, CSV); photos and
+        // tiny answers are left alone.
+        .layer(CompressionLayer::new())
         .layer(cors_layer(&settings))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(crate::telemetry::trace_layer())

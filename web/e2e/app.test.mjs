@@ -221,17 +221,18 @@ async function attendance(page, label) {
   assert.equal(await first.locator('li[data-kind="marked"]').count(), 3);
   await first.getByText('Is this Jennifer Aniston?').waitFor();
   await checkA11y(page, 'attendance result');
+  if (SCREENSHOTS && label === 'laptop') {
+    await first.screenshot({ path: path.join(repo, 'docs/attendance.jpg'), type: 'jpeg', quality: 60 });
+  }
   const confirm = page.waitForRequest((r) => r.method() === 'PUT' && r.url().endsWith(`/attendance/2/${date}`));
   await first.getByRole('button', { name: /Yes, face \d is Jennifer Aniston/ }).click();
   await confirm;
   await first.getByText('Jennifer Aniston — marked present (you confirmed)').waitFor();
+  assert.match(await first.getByRole('list', { name: 'What this photo did' }).textContent(), /4 marked present.*0 to confirm/);
   assert.equal(await first.locator('svg rect.box.marked').count(), 4);
   await page.getByText('4 of 6 present').waitFor();
   const absent = await page.getByRole('list', { name: 'Absent students' }).locator('li').allTextContents();
   assert.equal(absent.length, 2, absent.join());
-  if (SCREENSHOTS && label === 'laptop') {
-    await first.screenshot({ path: path.join(repo, 'docs/attendance.jpg'), type: 'jpeg', quality: 70 });
-  }
 
   // Another photo of the class: its result merges into the day.
   const second = page.waitForResponse((r) => r.url().endsWith('/mark_attendance'));
@@ -299,7 +300,7 @@ async function reports(page, date, earlier, label) {
   assert.equal(await page.locator('svg.chart rect.bar.low').count(), 5);
   await checkA11y(page, 'report');
   if (SCREENSHOTS && label === 'laptop') {
-    await page.locator('main').screenshot({ path: path.join(repo, 'docs/report.jpg'), type: 'jpeg', quality: 70 });
+    await page.locator('main').screenshot({ path: path.join(repo, 'docs/report.jpg'), type: 'jpeg', quality: 60 });
   }
   const [download] = await Promise.all([
     page.waitForEvent('download'),

@@ -38,11 +38,17 @@ function overlay(img, faces, width, height) {
   const stroke = Math.max(2, unit / 300);
   const font = Math.max(12, unit / 45);
   const svg = h('svg:svg', { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none', 'aria-hidden': 'true', focusable: 'false' });
+  const placed = [];
+  const overlaps = (x, y, w) => placed.some((p) => x < p.x + p.w && p.x < x + w && y < p.y + font * 1.4 && p.y < y + font * 1.4);
   for (const f of faces) {
     const label = f.kind === 'marked' || f.kind === 'already' ? `${f.n} ${f.student.name}` : f.kind === 'suggestion' ? `${f.n} ${f.student.name}?` : `${f.n}`;
     const tagWidth = Math.min(width, font * 0.62 * label.length + font * 0.8);
-    const tagY = f.box.y - font * 1.4 >= 0 ? f.box.y - font * 1.4 : f.box.y + f.box.h;
     const tagX = Math.max(0, Math.min(f.box.x, width - tagWidth));
+    // Above the box; below it when there is no room or another tag is there.
+    const above = f.box.y - font * 1.4;
+    const below = Math.min(f.box.y + f.box.h, height - font * 1.4);
+    const tagY = above >= 0 && !overlaps(tagX, above, tagWidth) ? above : below;
+    placed.push({ x: tagX, y: tagY, w: tagWidth });
     f.rect = h('svg:rect', { class: `box ${f.kind}`, x: f.box.x, y: f.box.y, width: f.box.w, height: f.box.h, 'stroke-width': stroke, rx: stroke });
     f.tag = h('svg:g', { class: `tag ${f.kind}` },
       h('svg:rect', { x: tagX, y: tagY, width: tagWidth, height: font * 1.4, rx: font * 0.2 }),
@@ -156,6 +162,15 @@ export async function takeAttendance(view) {
     const faces = facesOf(answer);
     const figure = overlay(img, faces, img.naturalWidth, img.naturalHeight);
     const n = (kind) => faces.filter((f) => f.kind === kind).length;
+    const counts = h('ul', { class: 'counts', 'aria-label': 'What this photo did' });
+    const recount = () => counts.replaceChildren(...[
+      h('li', {}, h('strong', {}, String(n('marked'))), ' marked present'),
+      h('li', {}, h('strong', {}, String(n('already'))), ' already present'),
+      h('li', {}, h('strong', {}, String(n('suggestion'))), ' to confirm'),
+      h('li', {}, h('strong', {}, String(n('unknown'))), ' not recognised'),
+      n('other') ? h('li', {}, h('strong', {}, String(n('other'))), ' not in this class') : null,
+    ].filter(Boolean));
+    recount();
     const headingId = uid('photo-heading');
     const list = h('ol', { class: 'faces', 'aria-label': `Faces in photo ${photos}` });
     for (const face of faces) {
@@ -170,6 +185,7 @@ export async function takeAttendance(view) {
           try {
             await api('PUT', paths.correct(face.student.roll_no, answer.date));
             setKind(face, 'marked', `${face.student.name} — marked present (you confirmed)`);
+            recount();
             yes.remove();
             no.remove();
             status.textContent = `${face.student.name} marked present.`;
@@ -182,6 +198,7 @@ export async function takeAttendance(view) {
         });
         no.addEventListener('click', () => {
           setKind(face, 'unknown', `Not ${face.student.name} — not recognised`);
+          recount();
           yes.remove();
           no.remove();
           status.textContent = 'Noted: not recognised.';
@@ -192,13 +209,7 @@ export async function takeAttendance(view) {
     }
     return h('section', { 'aria-labelledby': headingId, class: 'result' },
       h('h2', { id: headingId, tabindex: '-1' }, `Photo ${photos}: ${answer.faces_detected} face${answer.faces_detected === 1 ? '' : 's'} found`),
-      h('ul', { class: 'counts', 'aria-label': 'What this photo did' },
-        h('li', {}, h('strong', {}, String(n('marked'))), ' marked present'),
-        h('li', {}, h('strong', {}, String(n('already'))), ' already present'),
-        h('li', {}, h('strong', {}, String(n('suggestion'))), ' to confirm'),
-        h('li', {}, h('strong', {}, String(n('unknown'))), ' not recognised'),
-        n('other') ? h('li', {}, h('strong', {}, String(n('other'))), ' not in this class') : null),
-      figure, list);
+      counts, figure, list);
   }
 
   function lineText(face) {

@@ -89,7 +89,7 @@ export async function reports(view) {
         h('td', { class: 'num' }, String(r.days_present)),
         h('td', { class: 'num' }, percent(r.percentage), r.percentage < limit ? [' ', h('span', { class: 'badge' }, `under ${limit} %`)] : null)))),
     ));
-    output.replaceChildren(
+    output.replaceChildren(...[
       h('h2', {}, `${longDate(start)} to ${longDate(end)}`),
       h('p', {}, `${rows.length} students, ${report.dates.length} day${report.dates.length === 1 ? '' : 's'} with attendance. `,
         h('strong', {}, `${low.length} under ${limit} %`), low.length ? `: ${low.map((r) => r.name).join(', ')}.` : '.'),
@@ -97,7 +97,7 @@ export async function reports(view) {
       report.dates.length ? table : h('p', {}, 'No attendance was taken in this period.'),
       report.dates.length ? h('h2', {}, 'Percentage per student') : null,
       report.dates.length ? chart(rows, limit) : null,
-    );
+    ].filter(Boolean));
   }
   form.addEventListener('submit', (event) => { event.preventDefault(); draw(); });
   view.append(h('h1', {}, 'Reports'), h('p', { class: 'lead' }, cls.name), form, output);

@@ -315,6 +315,25 @@ async function reports(page, date, earlier, label) {
   assert.deepEqual(cox, ['Courteney Cox', '1', 'A', 'P', '1', '50.0']);
 }
 
+/** Another class: the picker appears, and every page works on the chosen class. */
+async function classes(page) {
+  await page.getByRole('link', { name: 'Students', exact: true }).click();
+  await heading(page, 'Students');
+  await page.getByText('Create another class').click();
+  await page.getByLabel('Class name').fill('7B Maths');
+  await page.getByRole('button', { name: 'Create the class' }).click();
+  await page.getByText('Class 7B Maths created and chosen.').waitFor();
+  const picker = page.getByLabel('Class', { exact: true });
+  assert.equal(await picker.locator('option').count(), 2);
+  assert.match(await picker.locator('option:checked').textContent(), /^7B Maths \(0\)$/);
+  await page.getByRole('link', { name: 'Attendance' }).click();
+  await page.getByText('7B Maths has no students yet.').waitFor();
+  await checkA11y(page, 'attendance of an empty class');
+  await picker.selectOption({ label: 'Default class (6)' });
+  await heading(page, 'Take attendance');
+  await page.getByLabel('Choose or take the class photo').waitFor();
+}
+
 async function accountPages(page, email) {
   // Sign out.
   await page.getByRole('link', { name: 'Account' }).click();
@@ -374,6 +393,7 @@ for (const [label, viewport] of Object.entries(VIEWPORTS)) {
       const date = await attendance(page, label);
       const earlier = await studentPage(page, date);
       await reports(page, date, earlier, label);
+      await classes(page);
       await accountPages(page, email);
       assert.ok(page.axeChecked >= 15, `axe ran on ${page.axeChecked} pages`);
     });

@@ -36,7 +36,7 @@ function facesOf(answer) {
 function overlay(img, faces, width, height) {
   const unit = Math.max(width, height);
   const stroke = Math.max(2, unit / 300);
-  const font = Math.max(12, unit / 45);
+  const font = Math.max(12, unit / 36);
   const svg = h('svg:svg', { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none', 'aria-hidden': 'true', focusable: 'false' });
   const placed = [];
   const overlaps = (x, y, w) => placed.some((p) => x < p.x + p.w && p.x < x + w && y < p.y + font * 1.4 && p.y < y + font * 1.4);

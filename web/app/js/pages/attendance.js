@@ -53,8 +53,9 @@ function overlay(img, faces, width, height) {
     f.tag = h('svg:g', { class: `tag ${f.kind}` },
       h('svg:rect', { x: tagX, y: tagY, width: tagWidth, height: font * 1.4, rx: font * 0.2 }),
       h('svg:text', { x: tagX + font * 0.4, y: tagY + font * 1.05, 'font-size': font }, label));
-    svg.append(f.rect, f.tag);
   }
+  // Every box first, then every tag: a tag is never hidden under a neighbour's box.
+  svg.append(...faces.map((f) => f.rect), ...faces.map((f) => f.tag));
   return h('figure', { class: 'photo' }, img, svg);
 }
 

@@ -7,18 +7,25 @@ export CARGO_TARGET_DIR   ?= $(HOME)/.cache/rollcall/target
 # ONNX Runtime's shared library, from the pinned PyPI wheel (see scripts/fetch-onnxruntime.sh).
 ORT = export ORT_DYLIB_PATH="$$(scripts/fetch-onnxruntime.sh | tail -n 1)" &&
 
-.PHONY: run test lint fmt bench bench-http bench-load fuzz onnxruntime services
+.PHONY: run test e2e lint fmt bench bench-http bench-load fuzz onnxruntime services
 
-## Run the service on its embedded defaults (SQLite, in-process store, mail to the log).
+## Run the service on its embedded defaults (SQLite, in-process store, mail to the log);
+## the web app is at http://127.0.0.1:8000/
 run:
 	$(ORT) cargo run -p rollcall -- serve
 
-## Run every test (starts PostgreSQL and Redis if they are down), then the proof runs:
-## Schemathesis against the real binary and the fuzz targets (see README, "Proof").
+## Run every test (starts PostgreSQL and Redis if they are down), then the proof runs
+## (Schemathesis against the real binary, the fuzz targets; see README, "Proof") and the
+## browser suite.
 test: services
 	$(ORT) cargo test --workspace --all-targets
 	$(ORT) scripts/schemathesis.sh
 	scripts/fuzz.sh
+	$(ORT) scripts/e2e.sh
+
+## The web app in Chromium (installs Chromium and the npm packages when missing).
+e2e:
+	$(ORT) scripts/e2e.sh
 
 lint:
 	cargo fmt --all --check

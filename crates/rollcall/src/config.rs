@@ -197,6 +197,11 @@ pub struct SettingsLayer {
     /// any origin; unset = no cross-origin access.
     #[arg(long, env = "ROLLCALL_CORS_ORIGINS", global = true)]
     pub cors_origins: Option<String>,
+    /// Mark the web app's session cookie `Secure` (sent over HTTPS only). Without it, the
+    /// cookie is `Secure` when a trusted proxy says the request came over HTTPS
+    /// (`X-Forwarded-Proto: https`) [default: false].
+    #[arg(long, env = "ROLLCALL_COOKIE_SECURE", global = true)]
+    pub cookie_secure: Option<bool>,
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "ROLLCALL_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
@@ -448,6 +453,8 @@ pub struct Settings {
     pub token_ttl: Duration,
     /// Allowed CORS origins (`*` = any).
     pub cors_origins: Vec<String>,
+    /// Always mark the session cookie `Secure`.
+    pub cookie_secure: bool,
     /// Reverse proxies trusted to report the client's address in `X-Forwarded-For`.
     pub trusted_proxies: Vec<ProxyNet>,
     /// Log format.
@@ -489,6 +496,7 @@ impl fmt::Debug for Settings {
             .field("jwt_secret", &self.jwt_secret)
             .field("token_ttl", &self.token_ttl)
             .field("cors_origins", &self.cors_origins)
+            .field("cookie_secure", &self.cookie_secure)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
@@ -563,6 +571,7 @@ impl Settings {
             jwt_secret: None,
             token_ttl: Duration::from_secs(60 * 60),
             cors_origins: Vec::new(),
+            cookie_secure: false,
             trusted_proxies: Vec::new(),
             log_format: LogFormat::Text,
             log_filter: "info".to_owned(),
@@ -681,6 +690,7 @@ impl Settings {
         if let Some(origins) = l.cors_origins {
             s.cors_origins = parse_origins(&origins)?;
         }
+        s.cookie_secure = l.cookie_secure.unwrap_or(false);
         if let Some(proxies) = l.trusted_proxies {
             s.trusted_proxies = comma_list(&proxies)
                 .map(|p| {

@@ -4,20 +4,23 @@
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
-use super::bearer::AuthTeacher;
+use super::bearer::{AuthTeacher, Via};
 use super::client_ip::ClientIp;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Email, Json, form_rejection};
+use super::session::{self, Https};
 use crate::auth::otp::Purpose;
+use crate::auth::token::IssuedToken;
 use crate::auth::{AuthError, password, revocation};
 use crate::mail::Mail;
-use crate::store::NewTeacher;
+use crate::store::{NewTeacher, Teacher};
 
 /// Longest accepted user id, in characters.
 const MAX_USER_ID_LEN: usize = 64;
@@ -50,6 +53,17 @@ pub struct Me {
 pub struct Msg {
     /// What was done.
     pub msg: &'static str,
+}
+
+/// A code sent (or, for sign-up, a notice to an address that has an account).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CodeSent {
+    /// What was done.
+    pub msg: &'static str,
+    /// Seconds before another code can be sent to this address (an addition to the
+    /// original contract: the web app counts it down on its "send again" button).
+    #[schema(example = 60)]
+    pub cooldown_seconds: u64,
 }
 
 /// An address to send a code to.
@@ -206,8 +220,8 @@ fn ttl_minutes(state: &AppState) -> u64 {
 #[utoipa::path(post, path = "/send-email-verification-otp", tag = "accounts",
     request_body = EmailRequest,
     responses(
-        (status = 200, description = "Code sent (or, to an address with an account, a mail saying so)", body = Msg,
-            example = json!({"msg": "otp sent successfully to your email"})),
+        (status = 200, description = "Code sent (or, to an address with an account, a mail saying so)", body = CodeSent,
+            example = json!({"msg": "otp sent successfully to your email", "cooldown_seconds": 60})),
         (status = 415, description = "Not a JSON body (`Content-Type: application/json`)", body = ErrorBody),
         (status = 422, description = "Invalid body or address", body = ErrorBody),
         (status = 429, description = "A code was sent recently", body = ErrorBody,
@@ -218,7 +232,7 @@ fn ttl_minutes(state: &AppState) -> u64 {
 async fn send_email_verification_otp(
     State(state): State<AppState>,
     Json(body): Json<EmailRequest>,
-) -> Result<Json<Msg>, ApiError> {
+) -> Result<Json<CodeSent>, ApiError> {
     let email = body.email.as_str();
     if state.store.teacher_by_email(email).await?.is_some() {
         state
@@ -239,8 +253,9 @@ async fn send_email_verification_otp(
             })
             .await?;
     }
-    Ok(Json(Msg {
+    Ok(Json(CodeSent {
         msg: "otp sent successfully to your email",
+        cooldown_seconds: state.settings.otp.cooldown.as_secs(),
     }))
 }
 
@@ -362,6 +377,21 @@ async fn login(
     ClientIp(ip): ClientIp,
     credentials: Credentials,
 ) -> Result<Json<TokenResponse>, ApiError> {
+    let (issued, _) = sign_in(&state, ip, credentials).await?;
+    Ok(Json(TokenResponse {
+        access_token: issued.token,
+        token_type: "bearer",
+        expires_in: state.tokens.ttl().as_secs(),
+    }))
+}
+
+/// Checks an address and password (throttled, bounded hashing) and issues a token: the
+/// sign-in of `POST /login` and of the web app's `POST /session`.
+pub(super) async fn sign_in(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    credentials: Credentials,
+) -> Result<(IssuedToken, Teacher), ApiError> {
     let email = credentials.email.as_str();
     // The attempt is counted before the password is checked (atomically, so a burst of
     // guesses cannot pass together), and before any hashing work is queued.
@@ -374,11 +404,7 @@ async fn login(
     };
     state.login_throttle.record_success(email, ip).await?;
     let issued = state.tokens.issue(teacher.id)?;
-    Ok(Json(TokenResponse {
-        access_token: issued.token,
-        token_type: "bearer",
-        expires_in: state.tokens.ttl().as_secs(),
-    }))
+    Ok((issued, teacher))
 }
 
 /// Sign out: the token is revoked.
@@ -391,11 +417,27 @@ async fn login(
             headers(("WWW-Authenticate" = String, description = "Bearer"))),
         (status = 503, description = "A backend is unavailable", body = ErrorBody),
     ))]
-async fn logout(State(state): State<AppState>, auth: AuthTeacher) -> Result<Json<Msg>, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    Https(https): Https,
+    auth: AuthTeacher,
+) -> Result<Response, ApiError> {
     revocation::revoke(state.store.as_ref(), &auth.claims).await?;
-    Ok(Json(Msg {
+    let response = Json(Msg {
         msg: "User logged out successfully",
-    }))
+    });
+    Ok(clearing_cookie(response, auth.via, https))
+}
+
+/// `response`, clearing the session cookie when the request was authenticated by it.
+fn clearing_cookie(response: impl IntoResponse, via: Via, https: bool) -> Response {
+    let mut response = response.into_response();
+    if via == Via::Cookie {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, session::clear_cookie(https));
+    }
+    response
 }
 
 /// Send a password reset code. The answer is the same whether or not the address has an
@@ -404,8 +446,8 @@ async fn logout(State(state): State<AppState>, auth: AuthTeacher) -> Result<Json
 #[utoipa::path(post, path = "/forgot-password-send-otp", tag = "accounts",
     request_body = EmailRequest,
     responses(
-        (status = 200, description = "Code sent if the account exists", body = Msg,
-            example = json!({"msg": "Otp sent successfully to your email"})),
+        (status = 200, description = "Code sent if the account exists", body = CodeSent,
+            example = json!({"msg": "Otp sent successfully to your email", "cooldown_seconds": 60})),
         (status = 415, description = "Not a JSON body (`Content-Type: application/json`)", body = ErrorBody),
         (status = 422, description = "Invalid body or address", body = ErrorBody),
         (status = 429, description = "A code was requested recently", body = ErrorBody,
@@ -415,7 +457,7 @@ async fn logout(State(state): State<AppState>, auth: AuthTeacher) -> Result<Json
 async fn forgot_password_send_otp(
     State(state): State<AppState>,
     Json(body): Json<EmailRequest>,
-) -> Result<Json<Msg>, ApiError> {
+) -> Result<Json<CodeSent>, ApiError> {
     let email = body.email.as_str();
     let registered = state.store.teacher_by_email(email).await?.is_some();
     // The same work either way (cooldown, daily cap, a stored code nobody will see for an
@@ -431,8 +473,9 @@ async fn forgot_password_send_otp(
             }
         });
     }
-    Ok(Json(Msg {
+    Ok(Json(CodeSent {
         msg: "Otp sent successfully to your email",
+        cooldown_seconds: state.settings.otp.cooldown.as_secs(),
     }))
 }
 
@@ -491,8 +534,9 @@ async fn forgot_password_verify_otp(
     ))]
 async fn delete_account(
     State(state): State<AppState>,
+    Https(https): Https,
     auth: AuthTeacher,
-) -> Result<Json<Msg>, ApiError> {
+) -> Result<Response, ApiError> {
     if !state.store.delete_teacher(auth.teacher_id).await? {
         return Err(ApiError::Unauthorized);
     }
@@ -500,9 +544,10 @@ async fn delete_account(
     if let Err(e) = revocation::revoke(state.store.as_ref(), &auth.claims).await {
         tracing::warn!(error = %e, "could not revoke the token of a deleted account");
     }
-    Ok(Json(Msg {
+    let response = Json(Msg {
         msg: "Account deleted successfully",
-    }))
+    });
+    Ok(clearing_cookie(response, auth.via, https))
 }
 
 /// The signed-in account (an addition to the original contract).

@@ -28,11 +28,6 @@ BUILD=0
 
 die() { echo "fuzz.sh: $*" >&2; exit 1; }
 
-if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "== installing cargo-fuzz" >&2
-    cargo install --locked cargo-fuzz || die "cannot install cargo-fuzz (cargo install cargo-fuzz)"
-fi
-
 built() {
     for t in "${TARGETS[@]}"; do
         [ -x "${CARGO_TARGET_DIR}/${TRIPLE}/debug/${t}" ] || return 1
@@ -41,9 +36,14 @@ built() {
 
 if ! built && [ "${BUILD}" = 0 ]; then
     echo "fuzz.sh: no cached fuzz build in ${CARGO_TARGET_DIR}: fuzzing NOT run." >&2
-    echo "fuzz.sh: run 'scripts/fuzz.sh --build' once (a cold build takes minutes); the" >&2
+    echo "fuzz.sh: run 'scripts/fuzz.sh --build' once (a cold build takes long: see README, Proof); the" >&2
     echo "fuzz.sh: hostile-file corpus still runs in 'cargo test' (crates/face/tests/hostile.rs)." >&2
     exit 0
+fi
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "== installing cargo-fuzz" >&2
+    cargo install --locked cargo-fuzz || die "cannot install cargo-fuzz (cargo install cargo-fuzz)"
 fi
 
 # Incremental when cached: only what changed since the last run is rebuilt.

@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR   ?= $(HOME)/.cache/rollcall/target
 # ONNX Runtime's shared library, from the pinned PyPI wheel (see scripts/fetch-onnxruntime.sh).
 ORT = export ORT_DYLIB_PATH="$$(scripts/fetch-onnxruntime.sh | tail -n 1)" &&
 
-.PHONY: run test lint fmt bench bench-http onnxruntime services
+.PHONY: run test lint fmt bench onnxruntime services
 
 ## Run the service on its embedded defaults (SQLite, in-process store, mail to the log).
 run:

@@ -94,6 +94,7 @@ impl Application {
     /// Connects the store (running migrations), the key-value store and the mailer, and
     /// binds `settings.bind` (port 0 picks a free port).
     pub async fn build(settings: Settings) -> Result<Self, AppError> {
+        settings.check_mail_delivery()?;
         let store = connect_store(&settings).await?;
         let kv = kv::connect_with_prefix(
             settings.redis_url.as_deref(),

@@ -175,6 +175,12 @@ pub struct SettingsLayer {
     /// Seconds to wait for the mail server before answering 503 [default: 10].
     #[arg(long, env = "ROLLCALL_MAIL_TIMEOUT_SECONDS", global = true)]
     pub mail_timeout_seconds: Option<NonZeroU64>,
+    /// Without ROLLCALL_SMTP_URL, allow mail (one-time codes included) to go to the log
+    /// although PostgreSQL or Redis is configured; without it such a server refuses to
+    /// start. The embedded defaults (SQLite, in-process store) always log, with a warning
+    /// [default: false].
+    #[arg(long, env = "ROLLCALL_MAIL_TO_LOG", global = true)]
+    pub mail_to_log: Option<bool>,
     /// HS256 signing secret for access tokens, at least 32 bytes; unset = a random secret
     /// generated once and kept in `<data dir>/jwt-secret` (mode 0600).
     #[arg(
@@ -433,6 +439,9 @@ pub struct Settings {
     pub mail_from: String,
     /// Bound on one mail delivery.
     pub mail_timeout: Duration,
+    /// Without SMTP, mail may go to the log even with PostgreSQL or Redis configured
+    /// (`ROLLCALL_MAIL_TO_LOG`); see [`Settings::check_mail_delivery`].
+    pub mail_to_log: bool,
     /// Token signing secret; None = generated file in the data directory.
     pub jwt_secret: Option<Secret>,
     /// Access token lifetime.
@@ -476,6 +485,7 @@ impl fmt::Debug for Settings {
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("mail_from", &self.mail_from)
             .field("mail_timeout", &self.mail_timeout)
+            .field("mail_to_log", &self.mail_to_log)
             .field("jwt_secret", &self.jwt_secret)
             .field("token_ttl", &self.token_ttl)
             .field("cors_origins", &self.cors_origins)
@@ -508,6 +518,31 @@ pub fn redact_url(text: &str) -> String {
 }
 
 impl Settings {
+    /// Whether a server may start with these mail settings (issue 10, item 13). Without
+    /// `ROLLCALL_SMTP_URL` every mail, one-time codes included, is written to the log: on
+    /// the embedded defaults (SQLite and the in-process store, a local run) that is allowed
+    /// with a warning; with PostgreSQL or Redis configured (a deployment) it is refused
+    /// unless `ROLLCALL_MAIL_TO_LOG=true`, and then warned about.
+    pub fn check_mail_delivery(&self) -> Result<(), ConfigError> {
+        if self.smtp_url.is_some() {
+            return Ok(());
+        }
+        let embedded = self.database_url.starts_with("sqlite:") && self.redis_url.is_none();
+        if embedded || self.mail_to_log {
+            tracing::warn!(
+                "no ROLLCALL_SMTP_URL: mail, one-time codes included, is written to the log \
+                 (INFO) instead of being sent; set ROLLCALL_SMTP_URL for real use"
+            );
+            return Ok(());
+        }
+        Err(invalid(
+            "ROLLCALL_SMTP_URL",
+            "is not set while PostgreSQL or Redis is configured: one-time codes would be \
+             written to the log instead of being mailed. Set ROLLCALL_SMTP_URL, or set \
+             ROLLCALL_MAIL_TO_LOG=true to allow codes in the log",
+        ))
+    }
+
     /// The defaults, with the database and secret file inside `data_dir`. This is the one
     /// place where defaults are written (the `--help` texts repeat them).
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
@@ -524,6 +559,7 @@ impl Settings {
             smtp_url: None,
             mail_from: "Rollcall <no-reply@localhost>".to_owned(),
             mail_timeout: Duration::from_secs(10),
+            mail_to_log: false,
             jwt_secret: None,
             token_ttl: Duration::from_secs(60 * 60),
             cors_origins: Vec::new(),
@@ -635,6 +671,7 @@ impl Settings {
             s.mail_from = from;
         }
         set(&mut s.mail_timeout, l.mail_timeout_seconds.map(secs));
+        s.mail_to_log = l.mail_to_log.unwrap_or(false);
         if let Some(secret) = l.jwt_secret {
             check_secret_len("ROLLCALL_JWT_SECRET", &secret)?;
             s.jwt_secret = Some(Secret::new(secret));

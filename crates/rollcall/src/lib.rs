@@ -10,7 +10,6 @@
 
 pub mod app;
 pub mod auth;
-pub mod bench_http;
 pub mod cli;
 pub mod config;
 pub mod domain;

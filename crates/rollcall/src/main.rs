@@ -1,5 +1,5 @@
-//! The `rollcall` binary: `serve` (default), `migrate`, `models` (fetch/verify/list),
-//! `bench` (face engine) and `bench-http` (the HTTP API under load).
+//! The `rollcall` binary: `serve` (default), `migrate`, `models` (fetch/verify/list) and
+//! `bench` (face engine). The HTTP load test is `examples/bench_http.rs`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,54 +48,6 @@ enum Command {
     /// Benchmark the face engine per stage (decode, detect, align+embed, match) on a
     /// portrait and composed classroom scenes, with 1 and 2 threads.
     Bench(cli::bench::BenchArgs),
-    /// Load-test POST /mark_attendance in-process (SQLite in a temporary directory) and
-    /// print latency percentiles and throughput with 1, 2 and 4 teachers at once.
-    BenchHttp(BenchArgs),
-}
-
-/// Options of `rollcall bench-http`.
-#[derive(Debug, clap::Args)]
-struct BenchArgs {
-    /// The labelled photos (with `identities/`).
-    #[arg(long, env = "ROLLCALL_FACES_DIR", default_value = "../shared/faces")]
-    faces_dir: PathBuf,
-    /// Teachers (the highest concurrency measured).
-    #[arg(long, default_value_t = 4)]
-    teachers: usize,
-    /// Students enrolled per teacher.
-    #[arg(long, default_value_t = 40)]
-    students: usize,
-    /// Photos each teacher posts per concurrency level.
-    #[arg(long, default_value_t = 6)]
-    requests: usize,
-    /// Classroom photo width.
-    #[arg(long, default_value_t = 1920)]
-    width: u32,
-    /// Classroom photo height.
-    #[arg(long, default_value_t = 1080)]
-    height: u32,
-}
-
-/// Runs `rollcall bench-http` and prints the table.
-fn bench_http(runtime: &tokio::runtime::Runtime, settings: Settings, args: &BenchArgs) -> ExitCode {
-    let options = rollcall::bench_http::BenchOptions {
-        settings,
-        faces_dir: args.faces_dir.clone(),
-        teachers: args.teachers,
-        students: args.students,
-        requests_per_teacher: args.requests,
-        scene_size: (args.width, args.height),
-    };
-    match runtime.block_on(rollcall::bench_http::run(options)) {
-        Ok(report) => {
-            println!("{report}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("rollcall bench-http: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }
 
 fn main() -> ExitCode {
@@ -132,9 +84,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Command::BenchHttp(args) = &command {
-        return bench_http(&runtime, settings, args);
-    }
     let result = runtime.block_on(async {
         match command {
             Command::Serve => {
@@ -150,7 +99,7 @@ fn main() -> ExitCode {
                 Ok(())
             }
             // Answered above.
-            Command::Models { .. } | Command::Bench(_) | Command::BenchHttp(_) => Ok(()),
+            Command::Models { .. } | Command::Bench(_) => Ok(()),
         }
     });
     match result {

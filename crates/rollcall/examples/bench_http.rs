@@ -1,4 +1,8 @@
-//! HTTP load benchmark of `POST /mark_attendance` (`rollcall bench-http`).
+//! HTTP load benchmark of `POST /mark_attendance`:
+//! `cargo run --release -p rollcall --example bench_http -- --help`.
+//!
+//! A tool, not part of the service: its HTTP client, temporary directory and JPEG encoder
+//! are dev-dependencies, so the `rollcall` binary does not carry them.
 //!
 //! Starts the real server in-process on 127.0.0.1:0 (SQLite in a temporary directory, the
 //! configured face models), creates teachers, enrols students from the `identities/`
@@ -18,13 +22,76 @@ use rollcall_face::synth::{self, FaceSource, SceneSpec};
 use rollcall_face::{Engine, FaceError};
 use serde_json::{Value, json};
 
-use crate::app::{self, AppError, Application};
-use crate::auth::password;
-use crate::config::{Secret, Settings};
-use crate::store::{NewTeacher, StoreError};
-use crate::vision::Vision;
+use clap::Parser;
+use rollcall::app::{self, AppError, Application};
+use rollcall::auth::password;
+use rollcall::config::{Secret, Settings, SettingsLayer};
+use rollcall::store::{NewTeacher, StoreError};
+use rollcall::vision::Vision;
 
 const PASSWORD: &str = "Bench-password-1";
+
+/// Load-test POST /mark_attendance in-process (SQLite in a temporary directory) and print
+/// latency percentiles and throughput with 1, 2 and 4 teachers at once. The service's
+/// settings (models, workers, threads) come from the usual flags and ROLLCALL_* variables.
+#[derive(Parser)]
+struct Args {
+    /// The labelled photos (with `identities/`).
+    #[arg(long, env = "ROLLCALL_FACES_DIR", default_value = "../shared/faces")]
+    faces_dir: PathBuf,
+    /// Teachers (the highest concurrency measured).
+    #[arg(long, default_value_t = 4)]
+    teachers: usize,
+    /// Students enrolled per teacher.
+    #[arg(long, default_value_t = 40)]
+    students: usize,
+    /// Photos each teacher posts per concurrency level.
+    #[arg(long, default_value_t = 6)]
+    requests: usize,
+    /// Classroom photo width.
+    #[arg(long, default_value_t = 1920)]
+    width: u32,
+    /// Classroom photo height.
+    #[arg(long, default_value_t = 1080)]
+    height: u32,
+    /// Optional TOML file with settings, as for `rollcall serve`.
+    #[arg(long, env = "ROLLCALL_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    settings: SettingsLayer,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let settings = match Settings::load(args.settings, args.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("bench_http: configuration error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let options = BenchOptions {
+        settings,
+        faces_dir: args.faces_dir,
+        teachers: args.teachers,
+        students: args.students,
+        requests_per_teacher: args.requests,
+        scene_size: (args.width, args.height),
+    };
+    let report = tokio::runtime::Runtime::new()
+        .map_err(BenchError::Io)
+        .and_then(|runtime| runtime.block_on(run(options)));
+    match report {
+        Ok(report) => {
+            println!("{report}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench_http: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
 /// Why the benchmark could not run.
 #[derive(Debug, thiserror::Error)]

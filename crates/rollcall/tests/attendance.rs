@@ -9,13 +9,15 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use classroom::{GROUP_PEOPLE, labelled_groups, part, photo, roll_nos};
+use classroom::{all_groups, all_people, part, photo, roll_nos};
 use common::{Backend, TestApp, expect, spawn};
 use reqwest::multipart::Form;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 const DAY: &str = "2024-09-02";
+/// How long a photo may wait for an inference worker in these tests.
+const QUEUE_TIMEOUT_S: u64 = 60;
 
 fn day() -> NaiveDate {
     DAY.parse().unwrap()
@@ -24,10 +26,12 @@ fn day() -> NaiveDate {
 async fn class_app(backend: Backend) -> TestApp {
     spawn(backend, |s| {
         s.attendance_date = Some(day());
-        // Ten simultaneous photos must all wait their turn (tests are not timed).
+        // Ten simultaneous photos must all wait their turn: about 1 s each on 2 cores, so
+        // the last waits ~5 s; a queue timeout of 60 s turns a far slower engine into a
+        // 503 that says so, not a hang.
         s.vision.workers = 2;
         s.vision.queue = 16;
-        s.vision.queue_timeout = Duration::from_secs(600);
+        s.vision.queue_timeout = Duration::from_secs(QUEUE_TIMEOUT_S);
         // ... from one account: lift the per-teacher upload cap (2 by default, issue 10).
         s.hardening.uploads_per_teacher = 16;
     })
@@ -54,8 +58,19 @@ fn suggested(body: &Value) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-/// Enrol the people of the group photos, mark attendance from every labelled group photo,
-/// and compare what was recognised with the labels.
+/// Measured on the pinned photo set with the default models (as the engine's own group test,
+/// `crates/face/tests/groups.rs`, whose roster is enrolled by the same rule): labelled people
+/// marked present without asking, over the labelled photos but the 300x168 one.
+const MARKED_MEASURED: usize = 30;
+/// ... and suggested as themselves for the teacher to confirm (not marked, not counted found).
+const SUGGESTED_MEASURED: usize = 3;
+/// Suggestions naming someone who is not in the photo (the teacher declines them).
+const WRONG_SUGGESTIONS_MEASURED: usize = 1;
+
+/// Enrol every person of `identities/` (51) from the first photo the quality gate accepts,
+/// mark attendance from every group photo (labelled people and strangers), and compare what
+/// was recognised with the labels: nobody marked who is not in the photo, and as many marked
+/// as measured. A suggestion is not a recognition: it only counts once a teacher confirms it.
 async fn group_photos_mark_the_labelled_people(backend: Backend) {
     let app = class_app(backend).await;
     let token = app.signed_in_teacher().await;
@@ -64,13 +79,20 @@ async fn group_photos_mark_the_labelled_people(backend: Backend) {
     let r = app.mark(&token, photo("groups/friends_four.jpg")).await;
     expect(r, StatusCode::NOT_FOUND).await;
 
-    for person in GROUP_PEOPLE {
+    let people = all_people();
+    assert_eq!(people.len(), 51, "people in identities/");
+    for person in &people {
         app.enrol_person(&token, person, person).await;
     }
-    let everyone: BTreeSet<String> = GROUP_PEOPLE.iter().map(|p| p.to_string()).collect();
+    let everyone: BTreeSet<String> = people.iter().cloned().collect();
+    let roster = app.get_json("/get_all_students", &token).await;
+    assert_eq!(roll_nos(&roster["msg"]), everyone);
 
-    let mut mismatches = Vec::new();
-    for group in labelled_groups() {
+    let (mut strangers_marked, mut marked_right, mut suggested_right) = (Vec::new(), 0, 0);
+    let mut wrong_suggestions = Vec::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut suggested_people: BTreeSet<String> = BTreeSet::new();
+    for group in all_groups() {
         let r = app
             .mark(&token, photo(&format!("groups/{}", group.file)))
             .await;
@@ -92,32 +114,62 @@ async fn group_photos_mark_the_labelled_people(backend: Backend) {
                 + body["unknown_faces"].as_array().unwrap().len(),
             "{body}"
         );
-        if !got.is_subset(&group.people) {
-            mismatches.push(format!(
-                "{}: people not in the photo marked present: {:?}",
-                group.file,
-                got.difference(&group.people).collect::<Vec<_>>()
-            ));
+        assert!(
+            got.is_disjoint(&to_confirm),
+            "{}: a student both recognised and suggested: {body}",
+            group.file
+        );
+        // Newly marked are those not recognised by an earlier photo of the day.
+        let newly = roll_nos(&body["marked"]);
+        let again = roll_nos(&body["already_present"]);
+        assert!(
+            newly.is_disjoint(&seen),
+            "{}: marked twice: {body}",
+            group.file
+        );
+        assert!(again.is_subset(&seen), "{}: {body}", group.file);
+        seen.extend(got.iter().cloned());
+        for name in got.difference(&group.people) {
+            strangers_marked.push(format!("{}: {name}", group.file));
         }
+        for name in to_confirm.difference(&group.people) {
+            wrong_suggestions.push(format!("{}: {name}", group.file));
+        }
+        eprintln!(
+            "{:<28} faces {faces:>2}: recognised {got:?}, suggested {to_confirm:?}, labels {:?}",
+            group.file, group.people
+        );
         // The 300x168 photo's ~20 px faces are beyond what the recognizer can identify
         // (the engine's own group test makes the same exception): only "nobody wrong".
         if group.file == "friends_cast_tiny.jpg" {
             continue;
         }
-        // Everyone in the photo is marked, or suggested for the teacher to confirm.
-        let found: BTreeSet<String> = got.union(&to_confirm).cloned().collect();
-        if found != group.people {
-            mismatches.push(format!(
-                "{}: expected {:?}, recognised {:?}, suggested {:?} ({} faces detected; \
-                 unknown: {})",
-                group.file, group.people, got, to_confirm, faces, body["unknown_faces"]
-            ));
-        }
+        marked_right += got.intersection(&group.people).count();
+        suggested_right += to_confirm.intersection(&group.people).count();
+        suggested_people.extend(to_confirm.intersection(&group.people).cloned());
     }
+    eprintln!(
+        "marked right {marked_right}, suggested right {suggested_right}, wrong suggestions \
+         {wrong_suggestions:?}, strangers marked {strangers_marked:?}"
+    );
     assert!(
-        mismatches.is_empty(),
-        "recognised sets differ from the labels:\n{}",
-        mismatches.join("\n")
+        strangers_marked.is_empty(),
+        "people marked present who are not in the photo:\n{}",
+        strangers_marked.join("\n")
+    );
+    assert!(
+        marked_right >= MARKED_MEASURED,
+        "{marked_right} labelled people marked present, measured {MARKED_MEASURED}"
+    );
+    assert!(
+        suggested_right + marked_right >= MARKED_MEASURED + SUGGESTED_MEASURED,
+        "{marked_right} marked and {suggested_right} suggested as themselves, measured \
+         {MARKED_MEASURED} and {SUGGESTED_MEASURED}"
+    );
+    assert!(
+        wrong_suggestions.len() <= WRONG_SUGGESTIONS_MEASURED,
+        "suggestions naming someone not in the photo: {wrong_suggestions:?}, measured \
+         {WRONG_SUGGESTIONS_MEASURED}"
     );
 
     // Re-posting a photo marks nobody twice.
@@ -125,36 +177,32 @@ async fn group_photos_mark_the_labelled_people(backend: Backend) {
         .mark(&token, photo("groups/friends_cast_steps.jpg"))
         .await;
     let body = expect(r, StatusCode::OK).await;
-    assert_eq!(
-        body["msg"],
-        "Attendance already marked for all students today"
-    );
     assert_eq!(body["marked"], Value::Array(vec![]));
     assert_eq!(body["date"], DAY);
 
-    // Everyone recognised has exactly one date; a suggestion is confirmed with a manual mark.
-    for person in GROUP_PEOPLE {
+    // Exactly the recognised have the date; nobody else has any.
+    for person in &people {
         let body = app
             .get_json(&format!("/get-attendance/{person}"), &token)
             .await;
-        if body["data"] == serde_json::json!([]) {
-            let r = app
-                .call(Method::PUT, &format!("/attendance/{person}/{DAY}"), &token)
-                .await;
-            expect(r, StatusCode::OK).await;
-        }
+        let expected = if seen.contains(person) {
+            serde_json::json!([DAY])
+        } else {
+            serde_json::json!([])
+        };
+        assert_eq!(body["data"], expected, "{person}");
+    }
+    // A suggestion is confirmed by a manual mark, and only then recorded.
+    if let Some(person) = suggested_people.difference(&seen).next() {
+        let r = app
+            .call(Method::PUT, &format!("/attendance/{person}/{DAY}"), &token)
+            .await;
+        expect(r, StatusCode::OK).await;
         let body = app
             .get_json(&format!("/get-attendance/{person}"), &token)
             .await;
         assert_eq!(body["data"], serde_json::json!([DAY]), "{person}");
     }
-
-    // A photo of nobody enrolled: faces, nobody marked, everybody absent.
-    let r = app.mark(&token, photo("groups/compreface_015_6.jpg")).await;
-    let body = expect(r, StatusCode::OK).await;
-    assert!(recognised(&body).is_empty(), "{body}");
-    assert_eq!(roll_nos(&body["absent"]), everyone);
-    assert!(body["faces_detected"].as_u64().unwrap() >= 1);
 
     // No face at all: 400.
     let r = app.mark(&token, photo("hard/no_face/landscape.jpg")).await;
@@ -176,7 +224,9 @@ async fn group_photos_mark_the_labelled_people_postgres() {
     group_photos_mark_the_labelled_people(Backend::PostgresRedis).await;
 }
 
-/// Ten simultaneous posts of the same class photo: one row per student.
+/// Ten simultaneous posts of the same class photo: the same verdicts in every answer, one
+/// row per student recognised (whoever the recognizer finds: that everyone is found is
+/// `friends_four_marks_all_four`).
 async fn concurrent_marking_is_idempotent(backend: Backend) {
     let app = class_app(backend).await;
     let token = app.signed_in_teacher().await;
@@ -191,8 +241,10 @@ async fn concurrent_marking_is_idempotent(backend: Backend) {
     }
     let bytes = photo("groups/friends_four.jpg");
     let mut posts = tokio::task::JoinSet::new();
+    // The queue timeout plus one analysis: an answer always comes before this.
+    let deadline = Duration::from_secs(QUEUE_TIMEOUT_S + 30);
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(600))
+        .timeout(deadline)
         .build()
         .unwrap();
     for _ in 0..10 {
@@ -206,34 +258,31 @@ async fn concurrent_marking_is_idempotent(backend: Backend) {
                 .multipart(form)
                 .send()
                 .await
-                .unwrap()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "no answer to POST /mark_attendance within {deadline:?} ({e}): the \
+                         server should answer 200 or a queue-timeout 503 well before"
+                    )
+                })
         });
     }
     let responses = posts.join_all().await;
     let mut marked_total = 0;
     let mut recognised_sets = BTreeSet::new();
-    let everyone: BTreeSet<String> = people.iter().map(|p| p.to_string()).collect();
     for r in responses {
         let body = expect(r, StatusCode::OK).await;
         marked_total += body["marked"].as_array().unwrap().len();
-        let got = recognised(&body);
-        // Everyone is marked (or, below the match threshold, suggested to the teacher).
-        assert_eq!(
-            got.union(&suggested(&body))
-                .cloned()
-                .collect::<BTreeSet<_>>(),
-            everyone,
-            "{body}"
-        );
-        recognised_sets.insert(got);
+        recognised_sets.insert(recognised(&body));
     }
+    // Idempotence, whatever the recognizer finds: the same verdicts in every answer, each
+    // student recognised newly marked exactly once, one row each.
     assert_eq!(
         recognised_sets.len(),
         1,
-        "the same photo, the same verdicts"
+        "the same photo, the same verdicts: {recognised_sets:?}"
     );
     let recognised_people = recognised_sets.into_iter().next().unwrap_or_default();
-    assert!(recognised_people.len() >= 3, "{recognised_people:?}");
+    assert!(!recognised_people.is_empty());
     assert_eq!(
         marked_total,
         recognised_people.len(),
@@ -246,7 +295,6 @@ async fn concurrent_marking_is_idempotent(backend: Backend) {
         let expected = if recognised_people.contains(person) {
             serde_json::json!([DAY])
         } else {
-            // Only suggested: nothing recorded until the teacher confirms.
             serde_json::json!([])
         };
         assert_eq!(body["data"], expected, "{person}");
@@ -257,6 +305,43 @@ async fn concurrent_marking_is_idempotent(backend: Backend) {
         let present = recognised_people.contains(row["roll_no"].as_str().unwrap_or_default());
         assert_eq!(row["days_present"], u64::from(present), "{row}");
     }
+}
+
+/// The four people of `friends_four.jpg`, each enrolled from their first photo the gate
+/// accepts, are all marked present (the recognition half of the concurrency test above).
+/// Fails today: Jennifer Aniston, enrolled from `identities/jennifer_aniston/1.jpg`, reaches
+/// only 0.374 there (suggested, below the 0.42 marking threshold); the old test passed only
+/// by enrolling `19.jpg`, chosen by measuring similarity on this very photo.
+async fn friends_four_marks_all_four(backend: Backend) {
+    let app = class_app(backend).await;
+    let token = app.signed_in_teacher().await;
+    let people = [
+        "courteney_cox",
+        "jennifer_aniston",
+        "matt_leblanc",
+        "matthew_perry",
+    ];
+    for person in people {
+        app.enrol_person(&token, person, person).await;
+    }
+    let r = app.mark(&token, photo("groups/friends_four.jpg")).await;
+    let body = expect(r, StatusCode::OK).await;
+    let everyone: BTreeSet<String> = people.iter().map(|p| p.to_string()).collect();
+    assert_eq!(recognised(&body), everyone, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "reason: jennifer_aniston enrolled from her first accepted photo reaches 0.374 in \
+            friends_four.jpg (marking threshold 0.42), see issue 13"]
+async fn friends_four_marks_all_four_sqlite() {
+    friends_four_marks_all_four(Backend::SqliteInProcess).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "reason: jennifer_aniston enrolled from her first accepted photo reaches 0.374 in \
+            friends_four.jpg (marking threshold 0.42), see issue 13"]
+async fn friends_four_marks_all_four_postgres() {
+    friends_four_marks_all_four(Backend::PostgresRedis).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -460,6 +545,170 @@ async fn csv_and_report_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_and_report_postgres() {
     csv_and_report(Backend::PostgresRedis).await;
+}
+
+/// With no pinned date, a photo is marked on "today" in `ROLLCALL_TIMEZONE`: two servers
+/// 26 hours apart (UTC+14 and UTC-12) mark the same photo on different dates, each the local
+/// date of its zone.
+#[tokio::test]
+async fn today_is_the_date_in_the_configured_timezone() {
+    let mut dates = Vec::new();
+    for zone in ["Pacific/Kiritimati", "Etc/GMT+12"] {
+        let tz: chrono_tz::Tz = zone.parse().unwrap();
+        let app = spawn(Backend::SqliteInProcess, |s| {
+            s.timezone = tz;
+            s.attendance_date = None;
+        })
+        .await;
+        let token = app.signed_in_teacher().await;
+        app.enrol_person(&token, "matt_leblanc", "1").await;
+        let local_today = || {
+            chrono::Utc::now()
+                .with_timezone(&tz)
+                .date_naive()
+                .to_string()
+        };
+        let before = local_today();
+        let r = app.mark(&token, photo("groups/friends_four.jpg")).await;
+        let after = local_today();
+        let body = expect(r, StatusCode::OK).await;
+        let date = body["date"].as_str().unwrap().to_owned();
+        // (The local date may turn over during the request.)
+        assert!(
+            date == before || date == after,
+            "{zone}: {date}, local today {before}"
+        );
+        dates.push(date);
+    }
+    assert_ne!(dates[0], dates[1], "UTC+14 and UTC-12 never share a date");
+}
+
+/// A photo that waits for an inference worker longer than the queue timeout is answered 503
+/// with `Retry-After`, not left waiting: one worker, a 50 ms queue timeout, three photos at
+/// once (an analysis takes far longer than 50 ms).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_timeout_is_503_with_retry_after() {
+    let app = spawn(Backend::SqliteInProcess, |s| {
+        s.attendance_date = Some(day());
+        s.vision.workers = 1;
+        s.vision.queue = 8;
+        s.vision.queue_timeout = Duration::from_millis(50);
+        s.hardening.uploads_per_teacher = 8;
+    })
+    .await;
+    let token = app.signed_in_teacher().await;
+    app.enrol_person(&token, "matt_leblanc", "1").await;
+    let bytes = photo("groups/friends_cast_banner.jpg");
+    let mut posts = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let (client, url) = (app.client.clone(), app.url("/mark_attendance"));
+        let (token, bytes) = (token.clone(), bytes.clone());
+        posts.spawn(async move {
+            let form = Form::new().part("file", part(bytes, "class.jpg", "image/jpeg"));
+            let r = client
+                .post(url)
+                .bearer_auth(token)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let retry = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let body: Value = r.json().await.unwrap();
+            (status, retry, body)
+        });
+    }
+    let answers = posts.join_all().await;
+    let ok = answers
+        .iter()
+        .filter(|(s, _, _)| *s == StatusCode::OK)
+        .count();
+    let busy: Vec<_> = answers
+        .iter()
+        .filter(|(s, _, _)| *s == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert_eq!(ok + busy.len(), 3, "{answers:?}");
+    assert!(ok >= 1, "{answers:?}");
+    assert!(!busy.is_empty(), "nobody waited past 50 ms: {answers:?}");
+    for (_, retry, body) in busy {
+        assert!(
+            retry.is_some_and(|s| s >= 1),
+            "Retry-After {retry:?}: {body}"
+        );
+        assert!(body["detail"].is_string(), "{body}");
+    }
+}
+
+/// Photos are never stored: after enrolments and a marked class photo, no file under the
+/// data directory (the SQLite database, its journal, anything else) holds any stretch of
+/// the uploaded bytes.
+#[tokio::test]
+async fn photos_are_never_stored() {
+    let app = class_app(Backend::SqliteInProcess).await;
+    let token = app.signed_in_teacher().await;
+    let mut uploaded = Vec::new();
+    for (person, roll) in [("matt_leblanc", "1"), ("matthew_perry", "2")] {
+        let path = app.enrol_person(&token, person, roll).await;
+        uploaded.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+    }
+    let group = photo("groups/friends_four.jpg");
+    expect(app.mark(&token, group.clone()).await, StatusCode::OK).await;
+    uploaded.push(("groups/friends_four.jpg".to_owned(), group));
+
+    let mut files = Vec::new();
+    let mut dirs = vec![app.settings.data_dir.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(
+        files.iter().any(|f| f.to_string_lossy().contains(".db")),
+        "no database file under the data directory: {files:?}"
+    );
+    for file in &files {
+        let stored = std::fs::read(file).unwrap();
+        for (name, bytes) in &uploaded {
+            // Five 32-byte stretches spread over the photo (headers excluded).
+            for k in 1..=5 {
+                let at = bytes.len() * k / 6;
+                let window = &bytes[at..at + 32];
+                assert!(
+                    !stored.windows(32).any(|w| w == window),
+                    "{} holds bytes of the uploaded photo {name} (offset {at})",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+/// A class photo over the upload limit: 413 with a reason, the connection closed (the rest
+/// of the body is never read), nobody marked.
+#[tokio::test]
+async fn oversized_class_photo_is_413() {
+    let app = spawn(Backend::SqliteInProcess, |s| {
+        s.attendance_date = Some(day());
+        s.max_upload_bytes = 1024 * 1024;
+    })
+    .await;
+    let token = app.signed_in_teacher().await;
+    app.enrol_person(&token, "matt_leblanc", "1").await;
+    let r = app.mark(&token, vec![0xFF; 2 * 1024 * 1024]).await;
+    assert_eq!(r.headers()["connection"], "close");
+    let body = expect(r, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert!(body["detail"].is_string(), "{body}");
+    let body = app.get_json("/get-attendance/1", &token).await;
+    assert_eq!(body["data"], serde_json::json!([]));
 }
 
 /// The inference pool refuses photos beyond `workers + queue` at once (503 upstream).

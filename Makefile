@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR   ?= $(HOME)/.cache/rollcall/target
 # ONNX Runtime's shared library, from the pinned PyPI wheel (see scripts/fetch-onnxruntime.sh).
 ORT = export ORT_DYLIB_PATH="$$(scripts/fetch-onnxruntime.sh | tail -n 1)" &&
 
-.PHONY: run test lint fmt bench bench-http onnxruntime services
+.PHONY: run test lint fmt bench bench-compare bench-http onnxruntime services
 
 ## Run the service on its embedded defaults (SQLite, in-process store, mail to the log).
 run:
@@ -27,6 +27,10 @@ fmt:
 ## Face engine benchmark table (per stage, end to end, 1 and 2 threads).
 bench:
 	$(ORT) cargo run --release -p rollcall -- bench
+
+## Rollcall and the original Python stack, interleaved on the same saved scenes (2 threads).
+bench-compare:
+	$(ORT) cargo run --release -p rollcall -- bench --compare-original --threads 2
 
 onnxruntime:
 	scripts/fetch-onnxruntime.sh

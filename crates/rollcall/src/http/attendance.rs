@@ -16,12 +16,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::AppState;
 use super::bearer::AuthTeacher;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::students::path_rejection;
 use super::upload::{PhotoError, PhotoUpload};
-use crate::app::AppState;
 use crate::config::Settings;
 use crate::domain::attendance::{self, Evidence, Named, Sighting};
 use crate::domain::roll_no;

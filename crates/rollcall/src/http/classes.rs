@@ -18,6 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::AppState;
 use super::attendance::{CorrectionResponse, MarkAttendanceForm, MarkAttendanceResponse};
 use super::attendance::{correct, mark_from_photo, parse_date};
 use super::bearer::AuthTeacher;
@@ -28,7 +29,6 @@ use super::students::{
     AddStudentForm, AddStudentResponse, StudentList, StudentOut, clean_field, enrol, path_rejection,
 };
 use super::upload::{PhotoError, PhotoUpload, RejectionBody};
-use crate::app::AppState;
 use crate::domain::{ClassName, ClassNote, roll_no};
 use crate::store::{Class, ClassChange, ClassId, NewClass, StoreError};
 

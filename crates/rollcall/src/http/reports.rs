@@ -19,11 +19,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::AppState;
 use super::attendance::parse_date;
 use super::bearer::AuthTeacher;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
-use crate::app::AppState;
 use crate::store::{ClassId, StudentAttendance, TeacherId};
 
 /// Routes of this module.

@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::AppState;
 use super::bearer::AuthTeacher;
 use super::client_ip::ClientIp;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Email, Json, form_rejection};
-use crate::app::AppState;
 use crate::auth::otp::Purpose;
 use crate::auth::{AuthError, password, revocation};
 use crate::mail::Mail;

@@ -6,8 +6,8 @@ use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::AppState;
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::auth::token::Claims;
 use crate::auth::{AuthError, revocation};
 use crate::store::{Teacher, TeacherId};

@@ -18,7 +18,6 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_scalar::{Scalar, Servable};
 
-use crate::app::AppState;
 use crate::config::Settings;
 
 pub mod accounts;
@@ -30,12 +29,14 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod reports;
+pub mod state;
 pub mod students;
 pub mod upload;
 
 pub use bearer::AuthTeacher;
 pub use error::{ApiError, ErrorBody};
 pub use extract::{Email, Json};
+pub use state::AppState;
 
 /// Name of the HTTP bearer security scheme in the OpenAPI document.
 pub const BEARER: &str = "bearer";

@@ -179,9 +179,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
-            model_dir: std::env::var_os("ROLLCALL_MODEL_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("models")),
+            model_dir: PathBuf::from("models"),
             manifest_path: None,
             detector: "scrfd_2.5g".to_owned(),
             recognizer: "faceplugin_fr_feature_512".to_owned(),

@@ -163,6 +163,7 @@ impl Application {
     /// Connects the store (running migrations), the key-value store and the mailer, and
     /// binds `settings.bind` (port 0 picks a free port).
     pub async fn build(settings: Settings) -> Result<Self, AppError> {
+        settings.check_mail_delivery()?;
         let store = connect_store(&settings).await?;
         let kv = kv::connect(settings.redis_url.as_deref(), settings.backend_timeout).await?;
         let mailer = mail::from_config(

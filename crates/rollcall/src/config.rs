@@ -1,24 +1,28 @@
 //! Typed, validated settings.
 //!
-//! Three layers, later ones winning: built-in defaults, an optional TOML file named by
-//! `ROLLCALL_CONFIG` (keys are the setting names below in snake case, e.g. `bind`,
-//! `database_url`), and environment variables / command-line flags (`ROLLCALL_*`). The
-//! raw layer is [`SettingsLayer`]; [`Settings::from_layer`] validates it into [`Settings`].
-//! Tests build [`Settings`] directly with [`Settings::with_data_dir`].
+//! Three layers, later ones winning: the defaults (all in [`Settings::with_data_dir`]), an
+//! optional TOML file named by `ROLLCALL_CONFIG` (keys are the setting names in snake case,
+//! e.g. `bind`, `database_url`), and environment variables / command-line flags
+//! (`ROLLCALL_*`, parsed by clap). `figment` merges the file and the environment into one
+//! [`SettingsLayer`]; [`Settings::from_layer`] checks each value and fills in the defaults.
 
 use std::fmt;
 use std::fs;
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use ipnet::IpNet;
 use rand::RngCore;
-use serde::Deserialize;
-
-use crate::http::client_ip::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
 
 /// Smallest accepted JWT signing secret, in bytes.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -26,25 +30,16 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// Name of the generated JWT secret file inside the data directory.
 pub const JWT_SECRET_FILE: &str = "jwt-secret";
 
+/// The model folder when neither `ROLLCALL_MODEL_DIR` nor `--model-dir` is given.
+pub const DEFAULT_MODEL_DIR: &str = "models";
+
 /// Why the settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The TOML config file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    ReadFile {
-        /// The file named by `ROLLCALL_CONFIG`.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The TOML config file is not valid.
-    #[error("invalid config file {path}: {source}")]
-    ParseFile {
-        /// The file named by `ROLLCALL_CONFIG`.
-        path: PathBuf,
-        /// The parse error (names the key and line).
-        source: Box<toml::de::Error>,
-    },
+    /// The TOML config file could not be read, or a value has the wrong type (the message
+    /// names the key and the file).
+    #[error("cannot load the settings: {0}")]
+    Load(Box<figment::Error>),
     /// A setting has an unusable value.
     #[error("invalid setting {name}: {reason}")]
     Invalid {
@@ -71,7 +66,7 @@ fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
 }
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -81,40 +76,59 @@ pub enum LogFormat {
     Json,
 }
 
-/// A secret string: never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
+/// A secret string: `Debug` never prints it and its memory is wiped on drop (`secrecy`).
+#[derive(Clone)]
+pub struct Secret(SecretString);
 
 impl Secret {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(SecretString::from(value.into()))
     }
 
     /// The secret value; do not log it.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
+        self.0.fmt(f)
     }
 }
 
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
+/// A trusted reverse proxy: an address block (`10.0.0.0/8`, `fd00::/8`) or one address
+/// (`127.0.0.1`). IPv4-mapped IPv6 addresses count as IPv4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyNet(pub IpNet);
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
+impl ProxyNet {
+    /// True when `ip` is inside the block.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.contains(&ip.to_canonical())
     }
 }
 
-/// One raw layer of settings: every field optional. Parsed from the environment and the
-/// command line by clap, and from the TOML config file by serde.
-#[derive(Debug, Clone, Default, Deserialize, clap::Args)]
+impl FromStr for ProxyNet {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        text.parse::<IpNet>()
+            .or_else(|_| {
+                text.parse::<IpAddr>()
+                    .map(|ip| IpNet::from(ip.to_canonical()))
+            })
+            .map(Self)
+            .map_err(|_| format!("{text:?} is not an IP address or block like 10.0.0.0/8"))
+    }
+}
+
+/// One raw layer of settings, every field optional: parsed from the environment and the
+/// command line by clap, and from the TOML config file by figment. Each doc comment is the
+/// `--help` text; the defaults it names are those of [`Settings::with_data_dir`].
+#[derive(Clone, Default, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsLayer {
     /// Address to listen on [default: 127.0.0.1:8000].
@@ -134,7 +148,7 @@ pub struct SettingsLayer {
     pub database_url: Option<String>,
     /// Largest number of pooled database connections [default: 10].
     #[arg(long, env = "ROLLCALL_DATABASE_MAX_CONNECTIONS", global = true)]
-    pub database_max_connections: Option<u32>,
+    pub database_max_connections: Option<NonZeroU32>,
     /// Redis URL (`redis://host:port/db`) for one-time codes, throttles and revoked tokens;
     /// unset = in-process store (only correct with a single instance).
     #[arg(
@@ -150,9 +164,9 @@ pub struct SettingsLayer {
     /// Seconds one database or key-value call may take before the request fails with 503
     /// [default: 5].
     #[arg(long, env = "ROLLCALL_BACKEND_TIMEOUT_SECONDS", global = true)]
-    pub backend_timeout_seconds: Option<u64>,
-    /// SMTP URL (`smtp://user:pass@host:587`, `smtps://...`); unset = mails are written to
-    /// the log instead of being sent.
+    pub backend_timeout_seconds: Option<NonZeroU64>,
+    /// SMTP URL (`smtp://user:pass@host:587`, `smtp+starttls://...`, `smtps://...`); unset =
+    /// mails are written to the log instead of being sent.
     #[arg(long, env = "ROLLCALL_SMTP_URL", global = true, hide_env_values = true)]
     pub smtp_url: Option<String>,
     /// Sender address of outgoing mail [default: Rollcall <no-reply@localhost>].
@@ -160,7 +174,13 @@ pub struct SettingsLayer {
     pub mail_from: Option<String>,
     /// Seconds to wait for the mail server before answering 503 [default: 10].
     #[arg(long, env = "ROLLCALL_MAIL_TIMEOUT_SECONDS", global = true)]
-    pub mail_timeout_seconds: Option<u64>,
+    pub mail_timeout_seconds: Option<NonZeroU64>,
+    /// Without ROLLCALL_SMTP_URL, allow mail (one-time codes included) to go to the log
+    /// although PostgreSQL or Redis is configured; without it such a server refuses to
+    /// start. The embedded defaults (SQLite, in-process store) always log, with a warning
+    /// [default: false].
+    #[arg(long, env = "ROLLCALL_MAIL_TO_LOG", global = true)]
+    pub mail_to_log: Option<bool>,
     /// HS256 signing secret for access tokens, at least 32 bytes; unset = a random secret
     /// generated once and kept in `<data dir>/jwt-secret` (mode 0600).
     #[arg(
@@ -169,10 +189,10 @@ pub struct SettingsLayer {
         global = true,
         hide_env_values = true
     )]
-    pub jwt_secret: Option<Secret>,
+    pub jwt_secret: Option<String>,
     /// Lifetime of access tokens in minutes [default: 60].
     #[arg(long, env = "ROLLCALL_TOKEN_TTL_MINUTES", global = true)]
-    pub token_ttl_minutes: Option<u64>,
+    pub token_ttl_minutes: Option<NonZeroU64>,
     /// Comma-separated origins allowed by CORS, e.g. `https://app.example.org`; `*` allows
     /// any origin; unset = no cross-origin access.
     #[arg(long, env = "ROLLCALL_CORS_ORIGINS", global = true)]
@@ -185,21 +205,21 @@ pub struct SettingsLayer {
     pub log: Option<String>,
     /// Seconds a one-time code stays valid [default: 300].
     #[arg(long, env = "ROLLCALL_OTP_TTL_SECONDS", global = true)]
-    pub otp_ttl_seconds: Option<u64>,
+    pub otp_ttl_seconds: Option<NonZeroU64>,
     /// Seconds between two codes sent to the same address [default: 60].
     #[arg(long, env = "ROLLCALL_OTP_COOLDOWN_SECONDS", global = true)]
-    pub otp_cooldown_seconds: Option<u64>,
+    pub otp_cooldown_seconds: Option<NonZeroU64>,
     /// Wrong guesses after which a one-time code is void [default: 5].
     #[arg(long, env = "ROLLCALL_OTP_MAX_ATTEMPTS", global = true)]
-    pub otp_max_attempts: Option<u32>,
+    pub otp_max_attempts: Option<NonZeroU32>,
     /// Failed logins per account within the window before logins are refused with 429
     /// [default: 5].
     #[arg(long, env = "ROLLCALL_LOGIN_MAX_FAILURES_PER_ACCOUNT", global = true)]
-    pub login_max_failures_per_account: Option<u32>,
+    pub login_max_failures_per_account: Option<NonZeroU32>,
     /// Failed logins per client IP within the window before logins are refused with 429
     /// [default: 20].
     #[arg(long, env = "ROLLCALL_LOGIN_MAX_FAILURES_PER_IP", global = true)]
-    pub login_max_failures_per_ip: Option<u32>,
+    pub login_max_failures_per_ip: Option<NonZeroU32>,
     /// Reverse proxies whose `X-Forwarded-For` names the client, as a comma list of addresses
     /// or blocks (e.g. `127.0.0.1,10.0.0.0/8`); used for per-client limits [default: none,
     /// the connection's address is the client].
@@ -207,15 +227,15 @@ pub struct SettingsLayer {
     pub trusted_proxies: Option<String>,
     /// Length of the failed-login window in seconds [default: 900].
     #[arg(long, env = "ROLLCALL_LOGIN_WINDOW_SECONDS", global = true)]
-    pub login_window_seconds: Option<u64>,
+    pub login_window_seconds: Option<NonZeroU64>,
     /// Largest accepted JSON request body in bytes [default: 65536].
     #[arg(long, env = "ROLLCALL_JSON_BODY_LIMIT_BYTES", global = true)]
-    pub json_body_limit_bytes: Option<usize>,
+    pub json_body_limit_bytes: Option<NonZeroUsize>,
 
     // --- face recognition and attendance ---
     /// Largest accepted photo upload in bytes [default: 15728640 (15 MiB)].
     #[arg(long, env = "ROLLCALL_MAX_UPLOAD_BYTES", global = true)]
-    pub max_upload_bytes: Option<usize>,
+    pub max_upload_bytes: Option<NonZeroUsize>,
     /// IANA time zone that decides which day "today" is for attendance, e.g.
     /// `Europe/Paris` [default: UTC].
     #[arg(long, env = "ROLLCALL_TIMEZONE", global = true)]
@@ -231,16 +251,16 @@ pub struct SettingsLayer {
     pub recognizer: Option<String>,
     /// Photos analysed at the same time [default: 1].
     #[arg(long, env = "ROLLCALL_INFERENCE_WORKERS", global = true)]
-    pub inference_workers: Option<usize>,
+    pub inference_workers: Option<NonZeroUsize>,
     /// ONNX Runtime threads per model [default: number of cores / workers].
     #[arg(long, env = "ROLLCALL_INFERENCE_THREADS", global = true)]
-    pub inference_threads: Option<usize>,
+    pub inference_threads: Option<NonZeroUsize>,
     /// Photos that may wait for a worker; beyond it requests get 503 [default: 8].
     #[arg(long, env = "ROLLCALL_INFERENCE_QUEUE", global = true)]
     pub inference_queue: Option<usize>,
     /// Seconds a photo may wait for a worker before the request gets 503 [default: 30].
     #[arg(long, env = "ROLLCALL_INFERENCE_QUEUE_TIMEOUT_SECONDS", global = true)]
-    pub inference_queue_timeout_seconds: Option<u64>,
+    pub inference_queue_timeout_seconds: Option<NonZeroU64>,
     /// Minimum cosine similarity for a face to match a student, who is then marked present
     /// [default: the recognizer's `present_threshold` from the model manifest].
     #[arg(long, env = "ROLLCALL_MATCH_THRESHOLD", global = true)]
@@ -258,134 +278,58 @@ pub struct SettingsLayer {
     #[arg(long, env = "ROLLCALL_DUPLICATE_THRESHOLD", global = true)]
     pub duplicate_threshold: Option<f32>,
 
-    // --- hardening under hostile load (issue 10); parsed by `hardening_settings` ---
+    // --- hardening under hostile load (issue 10) ---
     /// Password hashes (argon2id, about 19 MiB each) computed at the same time; more
     /// logins wait [default: the number of cores, at most 4].
     #[arg(long, env = "ROLLCALL_PASSWORD_HASH_CONCURRENCY", global = true)]
-    pub password_hash_concurrency: Option<usize>,
+    pub password_hash_concurrency: Option<NonZeroUsize>,
     /// Milliseconds a login may wait for a hashing slot before it gets 503 with
     /// `Retry-After` [default: 2000].
     #[arg(long, env = "ROLLCALL_PASSWORD_HASH_WAIT_MS", global = true)]
-    pub password_hash_wait_ms: Option<u64>,
+    pub password_hash_wait_ms: Option<NonZeroU64>,
     /// Seconds a photo upload's body may take to arrive before the request gets 408
     /// [default: 30].
     #[arg(long, env = "ROLLCALL_UPLOAD_READ_TIMEOUT_SECONDS", global = true)]
-    pub upload_read_timeout_seconds: Option<u64>,
+    pub upload_read_timeout_seconds: Option<NonZeroU64>,
     /// Photo uploads one teacher may have in progress at once; more get 429 [default: 2].
     #[arg(long, env = "ROLLCALL_UPLOADS_PER_TEACHER", global = true)]
-    pub uploads_per_teacher: Option<usize>,
+    pub uploads_per_teacher: Option<NonZeroUsize>,
     /// Seconds a client may take to send a request's headers before the connection is
     /// closed [default: 10].
     #[arg(long, env = "ROLLCALL_HEADER_READ_TIMEOUT_SECONDS", global = true)]
-    pub header_read_timeout_seconds: Option<u64>,
+    pub header_read_timeout_seconds: Option<NonZeroU64>,
     /// Client connections served at once; further connections wait in the listen backlog.
     /// Keep it well under `ulimit -n` [default: 400].
     #[arg(long, env = "ROLLCALL_MAX_CONNECTIONS", global = true)]
-    pub max_connections: Option<usize>,
+    pub max_connections: Option<NonZeroUsize>,
     /// Seconds in-flight requests may take to finish after SIGTERM / Ctrl-C before their
     /// connections are cut [default: 30].
     #[arg(long, env = "ROLLCALL_SHUTDOWN_GRACE_SECONDS", global = true)]
-    pub shutdown_grace_seconds: Option<u64>,
+    pub shutdown_grace_seconds: Option<NonZeroU64>,
     /// One-time codes sent to one address per 24 hours (both purposes) [default: 10].
     #[arg(long, env = "ROLLCALL_OTP_MAX_SENDS_PER_DAY", global = true)]
-    pub otp_max_sends_per_day: Option<u32>,
+    pub otp_max_sends_per_day: Option<NonZeroU32>,
     /// Code guesses checked for one address per 24 hours, whatever the number of codes
     /// [default: 20].
     #[arg(long, env = "ROLLCALL_OTP_MAX_GUESSES_PER_DAY", global = true)]
-    pub otp_max_guesses_per_day: Option<u32>,
+    pub otp_max_guesses_per_day: Option<NonZeroU32>,
     /// Code guesses checked from one client address per 24 hours [default: 50].
     #[arg(
         long,
         env = "ROLLCALL_OTP_MAX_GUESSES_PER_CLIENT_PER_DAY",
         global = true
     )]
-    pub otp_max_guesses_per_client_per_day: Option<u32>,
+    pub otp_max_guesses_per_client_per_day: Option<NonZeroU32>,
 }
 
 impl SettingsLayer {
-    /// Reads a TOML config file (keys as the fields of this struct).
-    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
-            path: path.to_owned(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|source| ConfigError::ParseFile {
-            path: path.to_owned(),
-            source: Box::new(source),
-        })
-    }
-
-    /// Fields set in `self` win; the others come from `lower`.
-    pub fn or(self, lower: Self) -> Self {
-        Self {
-            bind: self.bind.or(lower.bind),
-            data_dir: self.data_dir.or(lower.data_dir),
-            database_url: self.database_url.or(lower.database_url),
-            database_max_connections: self
-                .database_max_connections
-                .or(lower.database_max_connections),
-            redis_url: self.redis_url.or(lower.redis_url),
-            kv_prefix: self.kv_prefix.or(lower.kv_prefix),
-            backend_timeout_seconds: self
-                .backend_timeout_seconds
-                .or(lower.backend_timeout_seconds),
-            smtp_url: self.smtp_url.or(lower.smtp_url),
-            mail_from: self.mail_from.or(lower.mail_from),
-            mail_timeout_seconds: self.mail_timeout_seconds.or(lower.mail_timeout_seconds),
-            jwt_secret: self.jwt_secret.or(lower.jwt_secret),
-            token_ttl_minutes: self.token_ttl_minutes.or(lower.token_ttl_minutes),
-            cors_origins: self.cors_origins.or(lower.cors_origins),
-            trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
-            log_format: self.log_format.or(lower.log_format),
-            log: self.log.or(lower.log),
-            otp_ttl_seconds: self.otp_ttl_seconds.or(lower.otp_ttl_seconds),
-            otp_cooldown_seconds: self.otp_cooldown_seconds.or(lower.otp_cooldown_seconds),
-            otp_max_attempts: self.otp_max_attempts.or(lower.otp_max_attempts),
-            login_max_failures_per_account: self
-                .login_max_failures_per_account
-                .or(lower.login_max_failures_per_account),
-            login_max_failures_per_ip: self
-                .login_max_failures_per_ip
-                .or(lower.login_max_failures_per_ip),
-            login_window_seconds: self.login_window_seconds.or(lower.login_window_seconds),
-            json_body_limit_bytes: self.json_body_limit_bytes.or(lower.json_body_limit_bytes),
-            max_upload_bytes: self.max_upload_bytes.or(lower.max_upload_bytes),
-            timezone: self.timezone.or(lower.timezone),
-            model_dir: self.model_dir.or(lower.model_dir),
-            detector: self.detector.or(lower.detector),
-            recognizer: self.recognizer.or(lower.recognizer),
-            inference_workers: self.inference_workers.or(lower.inference_workers),
-            inference_threads: self.inference_threads.or(lower.inference_threads),
-            inference_queue: self.inference_queue.or(lower.inference_queue),
-            inference_queue_timeout_seconds: self
-                .inference_queue_timeout_seconds
-                .or(lower.inference_queue_timeout_seconds),
-            match_threshold: self.match_threshold.or(lower.match_threshold),
-            review_threshold: self.review_threshold.or(lower.review_threshold),
-            duplicate_threshold: self.duplicate_threshold.or(lower.duplicate_threshold),
-            match_margin: self.match_margin.or(lower.match_margin),
-            // --- hardening (issue 10) ---
-            password_hash_concurrency: self
-                .password_hash_concurrency
-                .or(lower.password_hash_concurrency),
-            password_hash_wait_ms: self.password_hash_wait_ms.or(lower.password_hash_wait_ms),
-            upload_read_timeout_seconds: self
-                .upload_read_timeout_seconds
-                .or(lower.upload_read_timeout_seconds),
-            uploads_per_teacher: self.uploads_per_teacher.or(lower.uploads_per_teacher),
-            header_read_timeout_seconds: self
-                .header_read_timeout_seconds
-                .or(lower.header_read_timeout_seconds),
-            max_connections: self.max_connections.or(lower.max_connections),
-            shutdown_grace_seconds: self.shutdown_grace_seconds.or(lower.shutdown_grace_seconds),
-            otp_max_sends_per_day: self.otp_max_sends_per_day.or(lower.otp_max_sends_per_day),
-            otp_max_guesses_per_day: self
-                .otp_max_guesses_per_day
-                .or(lower.otp_max_guesses_per_day),
-            otp_max_guesses_per_client_per_day: self
-                .otp_max_guesses_per_client_per_day
-                .or(lower.otp_max_guesses_per_client_per_day),
-        }
+    /// The model folder named by this layer, else [`DEFAULT_MODEL_DIR`]: the one place
+    /// `ROLLCALL_MODEL_DIR` is read (by clap, into this layer).
+    pub fn model_dir_or_default(&self) -> PathBuf {
+        self.model_dir
+            .clone()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL_DIR))
     }
 }
 
@@ -439,26 +383,6 @@ pub struct VisionSettings {
     pub duplicate_threshold: f32,
 }
 
-impl Default for VisionSettings {
-    fn default() -> Self {
-        Self {
-            model_dir: PathBuf::from("models"),
-            detector: "scrfd_2.5g".to_owned(),
-            recognizer: "faceplugin_fr_feature_512".to_owned(),
-            workers: 1,
-            threads: None,
-            queue: 8,
-            queue_timeout: Duration::from_secs(30),
-            match_threshold: None,
-            review_threshold: None,
-            match_margin: 0.05,
-            duplicate_threshold: 0.5,
-        }
-    }
-}
-
-// --- hardening under hostile load (issue 10) ---
-
 /// Daily caps on one-time codes, against guessing (issue 10, item 7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtpLimits {
@@ -492,66 +416,6 @@ pub struct HardeningSettings {
     pub otp: OtpLimits,
 }
 
-impl Default for HardeningSettings {
-    fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Self {
-            password_hash_concurrency: cores.clamp(1, 4),
-            password_hash_wait: Duration::from_secs(2),
-            upload_read_timeout: Duration::from_secs(30),
-            uploads_per_teacher: 2,
-            header_read_timeout: Duration::from_secs(10),
-            max_connections: 400,
-            shutdown_grace: Duration::from_secs(30),
-            otp: OtpLimits {
-                max_sends_per_day: 10,
-                max_guesses_per_day: 20,
-                max_guesses_per_client_per_day: 50,
-            },
-        }
-    }
-}
-
-/// The hardening part of [`Settings::from_layer`].
-fn hardening_settings(layer: &SettingsLayer) -> Result<HardeningSettings, ConfigError> {
-    let mut h = HardeningSettings::default();
-    if let Some(n) = layer.password_hash_concurrency {
-        h.password_hash_concurrency = positive("ROLLCALL_PASSWORD_HASH_CONCURRENCY", n)?;
-    }
-    if let Some(ms) = layer.password_hash_wait_ms {
-        h.password_hash_wait =
-            Duration::from_millis(positive("ROLLCALL_PASSWORD_HASH_WAIT_MS", ms)?);
-    }
-    if let Some(secs) = layer.upload_read_timeout_seconds {
-        h.upload_read_timeout = seconds("ROLLCALL_UPLOAD_READ_TIMEOUT_SECONDS", secs)?;
-    }
-    if let Some(n) = layer.uploads_per_teacher {
-        h.uploads_per_teacher = positive("ROLLCALL_UPLOADS_PER_TEACHER", n)?;
-    }
-    if let Some(secs) = layer.header_read_timeout_seconds {
-        h.header_read_timeout = seconds("ROLLCALL_HEADER_READ_TIMEOUT_SECONDS", secs)?;
-    }
-    if let Some(n) = layer.max_connections {
-        h.max_connections = positive("ROLLCALL_MAX_CONNECTIONS", n)?;
-    }
-    if let Some(secs) = layer.shutdown_grace_seconds {
-        h.shutdown_grace = seconds("ROLLCALL_SHUTDOWN_GRACE_SECONDS", secs)?;
-    }
-    if let Some(n) = layer.otp_max_sends_per_day {
-        h.otp.max_sends_per_day = positive("ROLLCALL_OTP_MAX_SENDS_PER_DAY", n)?;
-    }
-    if let Some(n) = layer.otp_max_guesses_per_day {
-        h.otp.max_guesses_per_day = positive("ROLLCALL_OTP_MAX_GUESSES_PER_DAY", n)?;
-    }
-    if let Some(n) = layer.otp_max_guesses_per_client_per_day {
-        h.otp.max_guesses_per_client_per_day =
-            positive("ROLLCALL_OTP_MAX_GUESSES_PER_CLIENT_PER_DAY", n)?;
-    }
-    Ok(h)
-}
-
-// --- end of hardening ---
-
 /// The validated settings of the service.
 #[derive(Clone)]
 pub struct Settings {
@@ -575,6 +439,9 @@ pub struct Settings {
     pub mail_from: String,
     /// Bound on one mail delivery.
     pub mail_timeout: Duration,
+    /// Without SMTP, mail may go to the log even with PostgreSQL or Redis configured
+    /// (`ROLLCALL_MAIL_TO_LOG`); see [`Settings::check_mail_delivery`].
+    pub mail_to_log: bool,
     /// Token signing secret; None = generated file in the data directory.
     pub jwt_secret: Option<Secret>,
     /// Access token lifetime.
@@ -582,7 +449,7 @@ pub struct Settings {
     /// Allowed CORS origins (`*` = any).
     pub cors_origins: Vec<String>,
     /// Reverse proxies trusted to report the client's address in `X-Forwarded-For`.
-    pub trusted_proxies: Vec<IpNet>,
+    pub trusted_proxies: Vec<ProxyNet>,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -618,6 +485,7 @@ impl fmt::Debug for Settings {
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("mail_from", &self.mail_from)
             .field("mail_timeout", &self.mail_timeout)
+            .field("mail_to_log", &self.mail_to_log)
             .field("jwt_secret", &self.jwt_secret)
             .field("token_ttl", &self.token_ttl)
             .field("cors_origins", &self.cors_origins)
@@ -636,23 +504,53 @@ impl fmt::Debug for Settings {
     }
 }
 
-/// `scheme://user:pass@host/..` -> `scheme://***@host/..`, for logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}://***{}", &url[..scheme_end], &url[at..])
-        }
-        _ => url.to_owned(),
+/// The URL with its password replaced by `***`, for logs; a text that is not a URL is
+/// hidden entirely (it might hold a password in a place we cannot find).
+pub fn redact_url(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut url) if url.password().is_some() => match url.set_password(Some("***")) {
+            Ok(()) => url.to_string(),
+            Err(()) => "***".to_owned(),
+        },
+        Ok(_) => text.to_owned(),
+        Err(_) => "***".to_owned(),
     }
 }
 
 impl Settings {
-    /// Production defaults, with the database and secret file inside `data_dir`.
+    /// Whether a server may start with these mail settings (issue 10, item 13). Without
+    /// `ROLLCALL_SMTP_URL` every mail, one-time codes included, is written to the log: on
+    /// the embedded defaults (SQLite and the in-process store, a local run) that is allowed
+    /// with a warning; with PostgreSQL or Redis configured (a deployment) it is refused
+    /// unless `ROLLCALL_MAIL_TO_LOG=true`, and then warned about.
+    pub fn check_mail_delivery(&self) -> Result<(), ConfigError> {
+        if self.smtp_url.is_some() {
+            return Ok(());
+        }
+        let embedded = self.database_url.starts_with("sqlite:") && self.redis_url.is_none();
+        if embedded || self.mail_to_log {
+            tracing::warn!(
+                "no ROLLCALL_SMTP_URL: mail, one-time codes included, is written to the log \
+                 (INFO) instead of being sent; set ROLLCALL_SMTP_URL for real use"
+            );
+            return Ok(());
+        }
+        Err(invalid(
+            "ROLLCALL_SMTP_URL",
+            "is not set while PostgreSQL or Redis is configured: one-time codes would be \
+             written to the log instead of being mailed. Set ROLLCALL_SMTP_URL, or set \
+             ROLLCALL_MAIL_TO_LOG=true to allow codes in the log",
+        ))
+    }
+
+    /// The defaults, with the database and secret file inside `data_dir`. This is the one
+    /// place where defaults are written (the `--help` texts repeat them).
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
         let data_dir = data_dir.into();
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
-            database_url: default_database_url(&data_dir),
+            database_url: format!("sqlite://{}", data_dir.join("rollcall.db").display()),
             data_dir,
             database_max_connections: 10,
             redis_url: None,
@@ -661,6 +559,7 @@ impl Settings {
             smtp_url: None,
             mail_from: "Rollcall <no-reply@localhost>".to_owned(),
             mail_timeout: Duration::from_secs(10),
+            mail_to_log: false,
             jwt_secret: None,
             token_ttl: Duration::from_secs(60 * 60),
             cors_origins: Vec::new(),
@@ -681,8 +580,33 @@ impl Settings {
             max_upload_bytes: 15 * 1024 * 1024,
             timezone: Tz::UTC,
             attendance_date: None,
-            vision: VisionSettings::default(),
-            hardening: HardeningSettings::default(),
+            vision: VisionSettings {
+                model_dir: PathBuf::from(DEFAULT_MODEL_DIR),
+                detector: "scrfd_2.5g".to_owned(),
+                recognizer: "faceplugin_fr_feature_512".to_owned(),
+                workers: 1,
+                threads: None,
+                queue: 8,
+                queue_timeout: Duration::from_secs(30),
+                match_threshold: None,
+                review_threshold: None,
+                match_margin: 0.05,
+                duplicate_threshold: 0.5,
+            },
+            hardening: HardeningSettings {
+                password_hash_concurrency: cores.clamp(1, 4),
+                password_hash_wait: Duration::from_secs(2),
+                upload_read_timeout: Duration::from_secs(30),
+                uploads_per_teacher: 2,
+                header_read_timeout: Duration::from_secs(10),
+                max_connections: 400,
+                shutdown_grace: Duration::from_secs(30),
+                otp: OtpLimits {
+                    max_sends_per_day: 10,
+                    max_guesses_per_day: 20,
+                    max_guesses_per_client_per_day: 50,
+                },
+            },
         }
     }
 
@@ -690,126 +614,173 @@ impl Settings {
     /// over the TOML file `config_file` (the `ROLLCALL_CONFIG` setting, if set) over the
     /// defaults.
     pub fn load(env_layer: SettingsLayer, config_file: Option<&Path>) -> Result<Self, ConfigError> {
-        let file_layer = match config_file {
-            Some(path) if !path.as_os_str().is_empty() => SettingsLayer::from_toml_file(path)?,
-            _ => SettingsLayer::default(),
+        let mut figment = Figment::new();
+        if let Some(path) = config_file.filter(|p| !p.as_os_str().is_empty()) {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // Only the values that are set: an unset flag must not hide the file's value.
+        let set = match serde_json::to_value(&env_layer) {
+            Ok(serde_json::Value::Object(map)) => map.into_iter().filter(|(_, v)| !v.is_null()),
+            _ => return Err(invalid("ROLLCALL_*", "a value is not valid UTF-8")),
         };
-        Self::from_layer(env_layer.or(file_layer))
+        let layer = figment
+            .merge(Serialized::defaults(set.collect::<serde_json::Map<_, _>>()))
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+        Self::from_layer(layer)
     }
 
-    /// Validates a merged layer; unset fields take their defaults.
-    pub fn from_layer(layer: SettingsLayer) -> Result<Self, ConfigError> {
-        let (max_upload_bytes, timezone, vision) = vision_settings(&layer)?;
-        let hardening = hardening_settings(&layer)?;
-        let data_dir = layer.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
-        if data_dir.as_os_str().is_empty() {
-            return Err(invalid("ROLLCALL_DATA_DIR", "must not be empty"));
-        }
+    /// Validates a merged layer; unset fields take their defaults. Numbers that must be
+    /// positive are `NonZero*` in the layer, so clap and the TOML parser refuse a 0 already.
+    pub fn from_layer(l: SettingsLayer) -> Result<Self, ConfigError> {
+        let data_dir = l.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+        check(
+            !data_dir.as_os_str().is_empty(),
+            "ROLLCALL_DATA_DIR",
+            "must not be empty",
+        )?;
         let mut s = Self::with_data_dir(data_dir);
-        if let Some(bind) = layer.bind {
-            s.bind = bind;
+        let (n32, nsize) = (NonZeroU32::get, NonZeroUsize::get);
+        let secs = |n: NonZeroU64| Duration::from_secs(n.get());
+        set(&mut s.bind, l.bind);
+        if let Some(url) = l.database_url {
+            s.database_url = url.trim().to_owned();
+            let schemes = ["sqlite:", "postgres://", "postgresql://"];
+            check_scheme("ROLLCALL_DATABASE_URL", &s.database_url, &schemes)?;
         }
-        if let Some(url) = layer.database_url {
-            let url = url.trim().to_owned();
-            if !(url.starts_with("sqlite:")
-                || url.starts_with("postgres://")
-                || url.starts_with("postgresql://"))
-            {
-                return Err(invalid(
-                    "ROLLCALL_DATABASE_URL",
-                    "must start with sqlite:, postgres:// or postgresql://",
-                ));
-            }
-            s.database_url = url;
+        set(
+            &mut s.database_max_connections,
+            l.database_max_connections.map(n32),
+        );
+        s.redis_url = non_empty(l.redis_url);
+        if let Some(url) = &s.redis_url {
+            check_scheme("ROLLCALL_REDIS_URL", url, &["redis://"])?;
         }
-        if let Some(n) = layer.database_max_connections {
-            s.database_max_connections = positive("ROLLCALL_DATABASE_MAX_CONNECTIONS", n)?;
+        set(&mut s.kv_prefix, l.kv_prefix);
+        set(&mut s.backend_timeout, l.backend_timeout_seconds.map(secs));
+        s.smtp_url = non_empty(l.smtp_url);
+        if let Some(url) = &s.smtp_url {
+            check_scheme("ROLLCALL_SMTP_URL", url, &crate::mail::smtp::URL_SCHEMES)?;
         }
-        s.redis_url = non_empty(layer.redis_url);
-        if let Some(url) = &s.redis_url
-            && !url.starts_with("redis://")
-        {
-            return Err(invalid("ROLLCALL_REDIS_URL", "must start with redis://"));
-        }
-        if let Some(prefix) = layer.kv_prefix {
-            s.kv_prefix = prefix;
-        }
-        if let Some(secs) = layer.backend_timeout_seconds {
-            s.backend_timeout = seconds("ROLLCALL_BACKEND_TIMEOUT_SECONDS", secs)?;
-        }
-        s.smtp_url = non_empty(layer.smtp_url);
-        if let Some(url) = &s.smtp_url
-            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
-        {
-            return Err(invalid(
-                "ROLLCALL_SMTP_URL",
-                "must start with smtp:// or smtps://",
-            ));
-        }
-        if let Some(from) = non_empty(layer.mail_from) {
-            if !from.contains('@') {
-                return Err(invalid("ROLLCALL_MAIL_FROM", "must be a mail address"));
-            }
+        if let Some(from) = non_empty(l.mail_from) {
+            check(
+                from.contains('@'),
+                "ROLLCALL_MAIL_FROM",
+                "must be a mail address",
+            )?;
             s.mail_from = from;
         }
-        if let Some(secs) = layer.mail_timeout_seconds {
-            s.mail_timeout = seconds("ROLLCALL_MAIL_TIMEOUT_SECONDS", secs)?;
+        set(&mut s.mail_timeout, l.mail_timeout_seconds.map(secs));
+        s.mail_to_log = l.mail_to_log.unwrap_or(false);
+        if let Some(secret) = l.jwt_secret {
+            check_secret_len("ROLLCALL_JWT_SECRET", &secret)?;
+            s.jwt_secret = Some(Secret::new(secret));
         }
-        if let Some(secret) = layer.jwt_secret {
-            check_secret_len("ROLLCALL_JWT_SECRET", secret.expose())?;
-            s.jwt_secret = Some(secret);
-        }
-        if let Some(minutes) = layer.token_ttl_minutes {
-            s.token_ttl =
-                Duration::from_secs(positive("ROLLCALL_TOKEN_TTL_MINUTES", minutes)? * 60);
-        }
-        if let Some(origins) = layer.cors_origins {
+        let minutes = |m: NonZeroU64| Duration::from_secs(m.get().saturating_mul(60));
+        set(&mut s.token_ttl, l.token_ttl_minutes.map(minutes));
+        if let Some(origins) = l.cors_origins {
             s.cors_origins = parse_origins(&origins)?;
         }
-        if let Some(proxies) = layer.trusted_proxies {
-            s.trusted_proxies = proxies
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
+        if let Some(proxies) = l.trusted_proxies {
+            s.trusted_proxies = comma_list(&proxies)
                 .map(|p| {
                     p.parse()
                         .map_err(|e| invalid("ROLLCALL_TRUSTED_PROXIES", e))
                 })
                 .collect::<Result<_, _>>()?;
         }
-        if let Some(format) = layer.log_format {
-            s.log_format = format;
+        set(&mut s.log_format, l.log_format);
+        set(&mut s.log_filter, non_empty(l.log));
+        set(&mut s.otp.ttl, l.otp_ttl_seconds.map(secs));
+        set(&mut s.otp.cooldown, l.otp_cooldown_seconds.map(secs));
+        set(&mut s.otp.max_attempts, l.otp_max_attempts.map(n32));
+        let login = &mut s.login_throttle;
+        set(
+            &mut login.max_failures_per_account,
+            l.login_max_failures_per_account.map(n32),
+        );
+        set(
+            &mut login.max_failures_per_ip,
+            l.login_max_failures_per_ip.map(n32),
+        );
+        set(&mut login.window, l.login_window_seconds.map(secs));
+        set(&mut s.json_body_limit, l.json_body_limit_bytes.map(nsize));
+
+        set(&mut s.max_upload_bytes, l.max_upload_bytes.map(nsize));
+        if let Some(tz) = non_empty(l.timezone) {
+            let reason = format!("{tz:?} is not an IANA time zone name like Europe/Paris");
+            s.timezone = tz
+                .parse()
+                .map_err(|_| invalid("ROLLCALL_TIMEZONE", reason))?;
         }
-        if let Some(filter) = non_empty(layer.log) {
-            s.log_filter = filter;
+        let v = &mut s.vision;
+        if let Some(dir) = l.model_dir {
+            check(
+                !dir.as_os_str().is_empty(),
+                "ROLLCALL_MODEL_DIR",
+                "must not be empty",
+            )?;
+            v.model_dir = dir;
         }
-        if let Some(secs) = layer.otp_ttl_seconds {
-            s.otp.ttl = seconds("ROLLCALL_OTP_TTL_SECONDS", secs)?;
-        }
-        if let Some(secs) = layer.otp_cooldown_seconds {
-            s.otp.cooldown = seconds("ROLLCALL_OTP_COOLDOWN_SECONDS", secs)?;
-        }
-        if let Some(n) = layer.otp_max_attempts {
-            s.otp.max_attempts = positive("ROLLCALL_OTP_MAX_ATTEMPTS", n)?;
-        }
-        if let Some(n) = layer.login_max_failures_per_account {
-            s.login_throttle.max_failures_per_account =
-                positive("ROLLCALL_LOGIN_MAX_FAILURES_PER_ACCOUNT", n)?;
-        }
-        if let Some(n) = layer.login_max_failures_per_ip {
-            s.login_throttle.max_failures_per_ip =
-                positive("ROLLCALL_LOGIN_MAX_FAILURES_PER_IP", n)?;
-        }
-        if let Some(secs) = layer.login_window_seconds {
-            s.login_throttle.window = seconds("ROLLCALL_LOGIN_WINDOW_SECONDS", secs)?;
-        }
-        if let Some(n) = layer.json_body_limit_bytes {
-            s.json_body_limit = positive("ROLLCALL_JSON_BODY_LIMIT_BYTES", n)?;
-        }
-        s.max_upload_bytes = max_upload_bytes;
-        s.timezone = timezone;
-        s.vision = vision;
-        s.hardening = hardening;
+        set(&mut v.detector, non_empty(l.detector));
+        set(&mut v.recognizer, non_empty(l.recognizer));
+        set(&mut v.workers, l.inference_workers.map(nsize));
+        set(&mut v.threads, l.inference_threads.map(|n| Some(n.get())));
+        set(&mut v.queue, l.inference_queue);
+        set(
+            &mut v.queue_timeout,
+            l.inference_queue_timeout_seconds.map(secs),
+        );
+        // A threshold a face can both reach and miss: strictly between -1 and 1.
+        let similarity = |t: f32| t > -1.0 && t < 1.0;
+        let (between, unit) = ("must be between -1 and 1", "must be between 0 and 1");
+        let threshold = l.match_threshold;
+        v.match_threshold = checked(threshold, similarity, "ROLLCALL_MATCH_THRESHOLD", between)?;
+        let threshold = l.review_threshold;
+        v.review_threshold = checked(threshold, similarity, "ROLLCALL_REVIEW_THRESHOLD", between)?;
+        let duplicate = |t: f32| t > -1.0 && t <= 1.0;
+        let threshold = checked(
+            l.duplicate_threshold,
+            duplicate,
+            "ROLLCALL_DUPLICATE_THRESHOLD",
+            between,
+        )?;
+        set(&mut v.duplicate_threshold, threshold);
+        let margin = |m: f32| (0.0..1.0).contains(&m);
+        set(
+            &mut v.match_margin,
+            checked(l.match_margin, margin, "ROLLCALL_MATCH_MARGIN", unit)?,
+        );
+
+        let h = &mut s.hardening;
+        set(
+            &mut h.password_hash_concurrency,
+            l.password_hash_concurrency.map(nsize),
+        );
+        let millis = |n: NonZeroU64| Duration::from_millis(n.get());
+        set(
+            &mut h.password_hash_wait,
+            l.password_hash_wait_ms.map(millis),
+        );
+        set(
+            &mut h.upload_read_timeout,
+            l.upload_read_timeout_seconds.map(secs),
+        );
+        set(&mut h.uploads_per_teacher, l.uploads_per_teacher.map(nsize));
+        set(
+            &mut h.header_read_timeout,
+            l.header_read_timeout_seconds.map(secs),
+        );
+        set(&mut h.max_connections, l.max_connections.map(nsize));
+        set(&mut h.shutdown_grace, l.shutdown_grace_seconds.map(secs));
+        let otp = &mut h.otp;
+        set(&mut otp.max_sends_per_day, l.otp_max_sends_per_day.map(n32));
+        set(
+            &mut otp.max_guesses_per_day,
+            l.otp_max_guesses_per_day.map(n32),
+        );
+        let per_client = l.otp_max_guesses_per_client_per_day;
+        set(&mut otp.max_guesses_per_client_per_day, per_client.map(n32));
         Ok(s)
     }
 
@@ -864,130 +835,70 @@ impl Settings {
     }
 }
 
-/// The face-recognition and attendance part of [`Settings::from_layer`]: the upload
-/// limit, the time zone and the vision settings.
-fn vision_settings(layer: &SettingsLayer) -> Result<(usize, Tz, VisionSettings), ConfigError> {
-    let mut max_upload_bytes = 15 * 1024 * 1024;
-    if let Some(n) = layer.max_upload_bytes {
-        max_upload_bytes = positive("ROLLCALL_MAX_UPLOAD_BYTES", n)?;
+/// `*slot = value` when the value is set.
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *slot = value;
     }
-    let mut timezone = Tz::UTC;
-    if let Some(tz) = non_empty(layer.timezone.clone()) {
-        timezone = tz.parse().map_err(|_| {
-            invalid(
-                "ROLLCALL_TIMEZONE",
-                format!("{tz:?} is not an IANA time zone name like Europe/Paris"),
-            )
-        })?;
-    }
-    let mut vision = VisionSettings::default();
-    let v = &mut vision;
-    if let Some(dir) = &layer.model_dir {
-        if dir.as_os_str().is_empty() {
-            return Err(invalid("ROLLCALL_MODEL_DIR", "must not be empty"));
-        }
-        v.model_dir = dir.clone();
-    }
-    if let Some(id) = non_empty(layer.detector.clone()) {
-        v.detector = id;
-    }
-    if let Some(id) = non_empty(layer.recognizer.clone()) {
-        v.recognizer = id;
-    }
-    if let Some(n) = layer.inference_workers {
-        v.workers = positive("ROLLCALL_INFERENCE_WORKERS", n)?;
-    }
-    if let Some(n) = layer.inference_threads {
-        v.threads = Some(positive("ROLLCALL_INFERENCE_THREADS", n)?);
-    }
-    if let Some(n) = layer.inference_queue {
-        v.queue = n;
-    }
-    if let Some(secs) = layer.inference_queue_timeout_seconds {
-        v.queue_timeout = seconds("ROLLCALL_INFERENCE_QUEUE_TIMEOUT_SECONDS", secs)?;
-    }
-    if let Some(t) = layer.match_threshold {
-        v.match_threshold = Some(similarity("ROLLCALL_MATCH_THRESHOLD", t)?);
-    }
-    if let Some(t) = layer.review_threshold {
-        v.review_threshold = Some(similarity("ROLLCALL_REVIEW_THRESHOLD", t)?);
-    }
-    if let Some(t) = layer.duplicate_threshold {
-        if !(t > -1.0 && t <= 1.0) {
-            return Err(invalid(
-                "ROLLCALL_DUPLICATE_THRESHOLD",
-                "must be between -1 and 1",
-            ));
-        }
-        v.duplicate_threshold = t;
-    }
-    if let Some(m) = layer.match_margin {
-        if !(0.0..1.0).contains(&m) {
-            return Err(invalid("ROLLCALL_MATCH_MARGIN", "must be between 0 and 1"));
-        }
-        v.match_margin = m;
-    }
-    Ok((max_upload_bytes, timezone, vision))
 }
 
-fn default_database_url(data_dir: &Path) -> String {
-    format!("sqlite://{}", data_dir.join("rollcall.db").display())
+/// The value, when it is unset or `ok`; else the error `reason`.
+fn checked(
+    value: Option<f32>,
+    ok: impl FnOnce(f32) -> bool,
+    name: &'static str,
+    reason: &str,
+) -> Result<Option<f32>, ConfigError> {
+    match value {
+        Some(v) if !ok(v) => Err(invalid(name, reason)),
+        value => Ok(value),
+    }
+}
+
+fn check(ok: bool, name: &'static str, reason: &str) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(name, reason))
+    }
+}
+
+fn check_scheme(name: &'static str, url: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+    let expected = schemes.join(", ");
+    check(
+        schemes.iter().any(|s| url.starts_with(s)),
+        name,
+        &format!("must start with one of {expected}"),
+    )
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-fn positive<T: PartialOrd + Default>(name: &'static str, value: T) -> Result<T, ConfigError> {
-    if value > T::default() {
-        Ok(value)
-    } else {
-        Err(invalid(name, "must be greater than 0"))
-    }
-}
-
-fn seconds(name: &'static str, secs: u64) -> Result<Duration, ConfigError> {
-    Ok(Duration::from_secs(positive(name, secs)?))
-}
-
-/// A cosine-similarity threshold a face can both reach and miss: strictly between -1 and 1.
-fn similarity(name: &'static str, t: f32) -> Result<f32, ConfigError> {
-    if t > -1.0 && t < 1.0 {
-        Ok(t)
-    } else {
-        Err(invalid(name, "must be between -1 and 1"))
-    }
+fn comma_list(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
 }
 
 fn check_secret_len(name: &'static str, secret: &str) -> Result<(), ConfigError> {
-    if secret.len() < MIN_JWT_SECRET_BYTES {
-        Err(invalid(
-            name,
-            format!(
-                "must be at least {MIN_JWT_SECRET_BYTES} bytes long (got {}); generate one with \
-                 `openssl rand -hex 32`",
-                secret.len()
-            ),
-        ))
-    } else {
-        Ok(())
-    }
+    let reason = format!(
+        "must be at least {MIN_JWT_SECRET_BYTES} bytes long (got {}); generate one with \
+         `openssl rand -hex 32`",
+        secret.len()
+    );
+    check(secret.len() >= MIN_JWT_SECRET_BYTES, name, &reason)
 }
 
 fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|o| !o.is_empty())
+    comma_list(list)
         .map(|origin| {
             let origin = origin.trim_end_matches('/');
-            if origin == "*" || origin.starts_with("http://") || origin.starts_with("https://") {
-                Ok(origin.to_owned())
-            } else {
-                Err(invalid(
-                    "ROLLCALL_CORS_ORIGINS",
-                    format!("{origin:?} is not an origin like https://example.org"),
-                ))
-            }
+            let ok =
+                origin == "*" || origin.starts_with("http://") || origin.starts_with("https://");
+            let reason = format!("{origin:?} is not an origin like https://example.org");
+            check(ok, "ROLLCALL_CORS_ORIGINS", &reason).map(|()| origin.to_owned())
         })
         .collect()
 }
@@ -1013,7 +924,7 @@ mod tests {
     #[test]
     fn short_secret_is_refused() {
         let layer = SettingsLayer {
-            jwt_secret: Some(Secret::new("too-short")),
+            jwt_secret: Some("too-short".into()),
             ..Default::default()
         };
         let err = Settings::from_layer(layer).unwrap_err().to_string();
@@ -1021,31 +932,40 @@ mod tests {
         assert!(!err.contains("too-short"), "the secret leaked: {err}");
     }
 
+    fn config_file(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        file
+    }
+
     #[test]
     fn upper_layer_wins_and_values_are_validated() {
         let env = SettingsLayer {
-            token_ttl_minutes: Some(5),
+            token_ttl_minutes: NonZeroU64::new(5),
             ..Default::default()
         };
-        let file: SettingsLayer = toml::from_str(
-            "token_ttl_minutes = 30\ncors_origins = \"https://a.org, http://b.org/\"",
-        )
-        .unwrap();
-        let s = Settings::from_layer(env.or(file)).unwrap();
+        let file = config_file(
+            "token_ttl_minutes = 30\ncors_origins = \"https://a.org, http://b.org/\"\n\
+             otp_ttl_seconds = 120",
+        );
+        let s = Settings::load(env, Some(file.path())).unwrap();
         assert_eq!(s.token_ttl, Duration::from_secs(300));
         assert_eq!(s.cors_origins, ["https://a.org", "http://b.org"]);
+        // A file value the environment does not set is kept.
+        assert_eq!(s.otp.ttl, Duration::from_secs(120));
 
-        assert!(toml::from_str::<SettingsLayer>("no_such_key = 1").is_err());
+        let unknown = config_file("no_such_key = 1");
+        let err = Settings::load(SettingsLayer::default(), Some(unknown.path())).unwrap_err();
+        assert!(err.to_string().contains("no_such_key"), "{err}");
+        let missing = Path::new("/nonexistent/rollcall.toml");
+        assert!(Settings::load(SettingsLayer::default(), Some(missing)).is_err());
         let bad = SettingsLayer {
             database_url: Some("mysql://x".into()),
             ..Default::default()
         };
         assert!(Settings::from_layer(bad).is_err());
-        let zero = SettingsLayer {
-            otp_ttl_seconds: Some(0),
-            ..Default::default()
-        };
-        assert!(Settings::from_layer(zero).is_err());
+        let zero = config_file("otp_ttl_seconds = 0");
+        assert!(Settings::load(SettingsLayer::default(), Some(zero.path())).is_err());
     }
 
     #[test]
@@ -1074,7 +994,7 @@ mod tests {
         assert_eq!(s.vision.workers, 1);
         let layer = SettingsLayer {
             timezone: Some("Asia/Kolkata".into()),
-            inference_workers: Some(2),
+            inference_workers: NonZeroUsize::new(2),
             ..Default::default()
         };
         let s = Settings::from_layer(layer).unwrap();
@@ -1083,10 +1003,6 @@ mod tests {
         for bad in [
             SettingsLayer {
                 timezone: Some("Mars/Olympus".into()),
-                ..Default::default()
-            },
-            SettingsLayer {
-                inference_workers: Some(0),
                 ..Default::default()
             },
             SettingsLayer {
@@ -1104,6 +1020,8 @@ mod tests {
         ] {
             assert!(Settings::from_layer(bad).is_err());
         }
+        let zero_workers = config_file("inference_workers = 0");
+        assert!(Settings::load(SettingsLayer::default(), Some(zero_workers.path())).is_err());
     }
 
     #[test]
@@ -1116,5 +1034,43 @@ mod tests {
             !text.contains("hunter2") && !text.contains(&"x".repeat(40)),
             "{text}"
         );
+    }
+
+    /// The mailer supports `smtp+starttls://` (STARTTLS required); the settings used to
+    /// refuse it.
+    #[test]
+    fn every_smtp_scheme_of_the_mailer_is_accepted() {
+        for url in [
+            "smtp://mail.example.org",
+            "smtp+starttls://u:hunter2@mail.example.org:587",
+            "smtps://mail.example.org",
+        ] {
+            let layer = SettingsLayer {
+                smtp_url: Some(url.into()),
+                ..Default::default()
+            };
+            let s = Settings::from_layer(layer).unwrap();
+            assert_eq!(s.smtp_url.as_deref(), Some(url));
+            assert!(!format!("{s:?}").contains("hunter2"));
+        }
+        let layer = SettingsLayer {
+            smtp_url: Some("http://mail.example.org".into()),
+            ..Default::default()
+        };
+        let err = Settings::from_layer(layer).unwrap_err().to_string();
+        assert!(err.contains("ROLLCALL_SMTP_URL"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_blocks() {
+        let s = Settings::from_layer(SettingsLayer {
+            trusted_proxies: Some("127.0.0.1, 10.0.0.0/8,fd00::/8".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        let trusted = |text| s.trusted_proxies.iter().any(|net| net.contains(ip(text)));
+        assert!(trusted("127.0.0.1") && trusted("10.9.8.7") && trusted("::ffff:10.1.2.3"));
+        assert!(trusted("fd12::1") && !trusted("127.0.0.2") && !trusted("11.0.0.1"));
     }
 }

@@ -15,7 +15,7 @@ use rollcall::telemetry;
 /// Every setting can be given as a flag or as the environment variable shown with it;
 /// a TOML file named by ROLLCALL_CONFIG may set the same keys (snake case, e.g.
 /// `bind = "0.0.0.0:8000"`), and the environment or flags override the file.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "rollcall", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
@@ -38,7 +38,7 @@ enum Command {
     Models {
         #[command(subcommand)]
         command: cli::models::ModelsCommand,
-        /// Model folder (default: ROLLCALL_MODEL_DIR, else ./models).
+        /// Model folder (default: --model-dir / ROLLCALL_MODEL_DIR, else ./models).
         #[arg(long, global = true)]
         dir: Option<PathBuf>,
         /// Another model manifest instead of the built-in `models/manifest.toml`.
@@ -106,10 +106,9 @@ fn main() -> ExitCode {
             dir,
             manifest,
         } => {
-            let dir = dir.unwrap_or_else(cli::models::default_model_dir);
+            let dir = dir.unwrap_or_else(|| cli.settings.model_dir_or_default());
             return cli::models::run(command, &dir, manifest.as_deref());
         }
-        Command::Bench(args) => return cli::bench::run(args),
         command => command,
     };
     let settings = match Settings::load(cli.settings, cli.config.as_deref()) {
@@ -119,6 +118,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::Bench(args) = command {
+        return cli::bench::run(args, &settings.vision);
+    }
     if let Err(e) = telemetry::init(settings.log_format, &settings.log_filter) {
         eprintln!("rollcall: {e}");
         return ExitCode::from(2);

@@ -509,3 +509,87 @@ async fn missing_models_stop_the_start() {
         "unclear start-up error: {err}"
     );
 }
+
+/// Issue 10, item 11: in both CSV exports a cell that a spreadsheet would evaluate as a
+/// formula (`=`, `+`, `-`, `@` first) is prefixed with `'`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_exports_neutralise_formulas() {
+    let app = class_app(Backend::SqliteInProcess).await;
+    let token = app.signed_in_teacher().await;
+    let people = [
+        (
+            "=HYPERLINK(\"http://x.example\",\"a\")",
+            "-1",
+            "matt_leblanc",
+        ),
+        ("@SUM(A1:A2)", "+2", "lisa_kudrow"),
+    ];
+    for (name, roll, person) in people {
+        let mut accepted = false;
+        for p in classroom::identity_photos(person) {
+            if app.add_student(&token, name, roll, &p).await.status() == StatusCode::OK {
+                accepted = true;
+                break;
+            }
+        }
+        assert!(accepted, "no photo accepted for {person}");
+        let body = expect(
+            app.call(Method::PUT, &format!("/attendance/{roll}/{DAY}"), &token)
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(body["present"], true);
+    }
+    // Header, then the rows in any order.
+    let lines = |path: &'static str| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let r = app.call(Method::GET, path, token).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let text = r.text().await.unwrap();
+            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            lines[1..].sort();
+            lines
+        }
+    };
+    assert_eq!(
+        lines("/get-all-attendance").await,
+        [
+            "Name,Roll_no,Present_dates",
+            "\"'=HYPERLINK(\"\"http://x.example\"\",\"\"a\"\")\",'-1,2024-09-02",
+            "'@SUM(A1:A2),'+2,2024-09-02",
+        ]
+    );
+    assert_eq!(
+        lines("/attendance/report?format=csv").await,
+        [
+            "Name,Roll_no,2024-09-02,Days_present,Percentage",
+            "\"'=HYPERLINK(\"\"http://x.example\"\",\"\"a\"\")\",'-1,P,1,100.0",
+            "'@SUM(A1:A2),'+2,P,1,100.0",
+        ]
+    );
+    // The JSON report keeps the values as they are.
+    let report = app.get_json("/attendance/report", &token).await;
+    let mut names: Vec<String> = report["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {}",
+                s["roll_no"].as_str().unwrap(),
+                s["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "+2 @SUM(A1:A2)",
+            "-1 =HYPERLINK(\"http://x.example\",\"a\")"
+        ]
+    );
+}

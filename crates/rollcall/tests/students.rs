@@ -407,3 +407,81 @@ async fn teachers_are_isolated_sqlite() {
 async fn teachers_are_isolated_postgres() {
     teachers_are_isolated(Backend::PostgresRedis).await;
 }
+
+/// Issue 10, item 14: one spelling per roll number (NFC), no invisible or bidirectional
+/// characters, no dot-only roll numbers; look-ups normalise too.
+async fn roll_numbers_have_one_spelling(backend: Backend) {
+    let app = spawn(backend, |_| {}).await;
+    let token = app.signed_in_teacher().await;
+    let photos = identity_photos("barack_obama");
+    let mut enrolled = false;
+    for p in &photos {
+        // "ü" as one precomposed character.
+        let r = app.add_student(&token, "Müller", "M\u{fc}1", p).await;
+        if r.status() == StatusCode::OK {
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["student"]["roll_no"], "M\u{fc}1");
+            enrolled = true;
+            break;
+        }
+    }
+    assert!(enrolled, "no photo accepted");
+    // "u" + combining diaeresis is the same roll number: refused as taken, before the photo
+    // is even looked at.
+    let other = identity_photos("joe_biden");
+    let r = app
+        .add_student(&token, "Other", "Mu\u{308}1", &other[0])
+        .await;
+    let body = expect(r, StatusCode::CONFLICT).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("already exists"),
+        "{body}"
+    );
+    // Look-ups normalise: the decomposed spelling in a path finds the student.
+    let decomposed = "Mu%CC%881";
+    let body = app
+        .get_json(&format!("/get-attendance/{decomposed}"), &token)
+        .await;
+    assert_eq!(body["data"], json!([]));
+    // Invisible, control, bidirectional and dot-only roll numbers are refused with a reason.
+    for (roll, reason) in [
+        ("1\u{200B}2", "U+200B"),
+        ("\u{202E}21", "U+202E"),
+        ("12\u{2066}", "U+2066"),
+        ("1\u{200D}2", "U+200D"),
+        ("1\u{FEFF}", "U+FEFF"),
+        ("1\u{A0}2", "U+00A0"),
+        (".", "dots only"),
+        ("..", "dots only"),
+        ("", "must not be empty"),
+    ] {
+        let r = app.add_student(&token, "Invisible", roll, &other[0]).await;
+        let body = expect(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains(reason), "{roll:?}: {detail}");
+        assert!(detail.contains("roll_no"), "{roll:?}: {detail}");
+    }
+    let list = app.get_json("/get_all_students", &token).await;
+    assert_eq!(roll_nos(&list["msg"]).len(), 1, "{list}");
+    // Deleting through the decomposed spelling deletes the one student.
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/delete_student/{decomposed}"),
+            &token,
+        )
+        .await;
+    expect(r, StatusCode::OK).await;
+    let list = app.get_json("/get_all_students", &token).await;
+    assert_eq!(list["msg"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roll_numbers_have_one_spelling_sqlite() {
+    roll_numbers_have_one_spelling(Backend::SqliteInProcess).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roll_numbers_have_one_spelling_postgres() {
+    roll_numbers_have_one_spelling(Backend::PostgresRedis).await;
+}

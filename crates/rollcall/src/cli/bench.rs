@@ -6,25 +6,14 @@ use std::process::ExitCode;
 use rollcall_face::EngineConfig;
 use rollcall_face::bench::{self, BenchOptions, CompareOptions};
 
+use crate::config::VisionSettings;
+
 /// Options of `rollcall bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// The labelled photos (with `identities/`), used to compose classroom scenes.
     #[arg(long, env = "ROLLCALL_FACES_DIR", default_value = "../shared/faces")]
     pub faces_dir: PathBuf,
-    /// Model folder.
-    #[arg(long, env = "ROLLCALL_MODEL_DIR", default_value = "models")]
-    pub model_dir: PathBuf,
-    /// Detector model id from the manifest.
-    #[arg(long, env = "ROLLCALL_DETECTOR", default_value = "scrfd_2.5g")]
-    pub detector: String,
-    /// Recognizer model id from the manifest.
-    #[arg(
-        long,
-        env = "ROLLCALL_RECOGNIZER",
-        default_value = "faceplugin_fr_feature_512"
-    )]
-    pub recognizer: String,
     /// Thread counts to compare (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     pub threads: Vec<usize>,
@@ -46,15 +35,16 @@ pub struct BenchArgs {
     pub rounds: usize,
 }
 
-/// Runs the benchmark and prints its table.
-pub fn run(args: BenchArgs) -> ExitCode {
+/// Runs the benchmark with the models named by `vision` (`ROLLCALL_MODEL_DIR`,
+/// `ROLLCALL_DETECTOR`, `ROLLCALL_RECOGNIZER`) and prints its table.
+pub fn run(args: BenchArgs, vision: &VisionSettings) -> ExitCode {
     let defaults = BenchOptions::default();
     let compare_threads = args.threads.last().copied().unwrap_or(2);
     let options = BenchOptions {
         engine: EngineConfig {
-            model_dir: args.model_dir,
-            detector: args.detector,
-            recognizer: args.recognizer,
+            model_dir: vision.model_dir.clone(),
+            detector: vision.detector.clone(),
+            recognizer: vision.recognizer.clone(),
             ..EngineConfig::default()
         },
         faces_dir: args.faces_dir,

@@ -1,6 +1,6 @@
 //! `rollcall models …`: fetch model sets from upstream and check a model folder.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -102,11 +102,4 @@ pub fn run(command: ModelsCommand, model_dir: &Path, manifest_path: Option<&Path
             ExitCode::SUCCESS
         }
     }
-}
-
-/// The model folder: `ROLLCALL_MODEL_DIR`, or `./models`.
-pub fn default_model_dir() -> PathBuf {
-    std::env::var_os("ROLLCALL_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("models"))
 }

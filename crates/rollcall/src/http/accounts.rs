@@ -74,14 +74,14 @@ pub struct VerifyOtpRequest {
 /// A new account.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateUserRequest {
-    /// Public user name, unique.
-    #[schema(example = "ms-rivera")]
+    /// Public user name, unique: 1 to 64 characters (trimmed), no control characters.
+    #[schema(example = "ms-rivera", min_length = 1, max_length = 64)]
     pub user_id: String,
     /// A verified address, unique.
     #[schema(value_type = String, format = Email, example = "teacher@example.org")]
     pub email: Email,
     /// 8 to 128 characters, at least two kinds (lower case, upper case, digits, symbols).
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     pub password: String,
 }
 
@@ -126,8 +126,8 @@ pub struct ResetPasswordRequest {
     pub email: Email,
     /// The 6-digit code sent by `/forgot-password-send-otp`.
     pub otp: String,
-    /// The new password (same policy as sign-up).
-    #[schema(format = Password)]
+    /// The new password (same policy as sign-up: 8 to 128 characters, at least two kinds).
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
@@ -208,6 +208,7 @@ fn ttl_minutes(state: &AppState) -> u64 {
     responses(
         (status = 200, description = "Code sent (or, to an address with an account, a mail saying so)", body = Msg,
             example = json!({"msg": "otp sent successfully to your email"})),
+        (status = 415, description = "Not a JSON body (`Content-Type: application/json`)", body = ErrorBody),
         (status = 422, description = "Invalid body or address", body = ErrorBody),
         (status = 429, description = "A code was sent recently", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -250,6 +251,7 @@ async fn send_email_verification_otp(
         (status = 200, description = "Address confirmed", body = Msg,
             example = json!({"msg": "Email is valid and confirmed successfully"})),
         (status = 400, description = "Wrong, expired, used or void code (void after 5 wrong tries)", body = ErrorBody),
+        (status = 415, description = "Not a JSON body (`Content-Type: application/json`)", body = ErrorBody),
         (status = 422, description = "Invalid body", body = ErrorBody),
         (status = 429, description = "Too many code attempts today for this address or client", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -281,6 +283,7 @@ async fn verify_email_confirm_otp(
         (status = 403, description = "The address is not verified (the same answer when it already has an account)", body = ErrorBody,
             example = json!({"detail": "First verify your mail id"})),
         (status = 409, description = "user_id already taken", body = ErrorBody),
+        (status = 415, description = "Not a JSON body (`Content-Type: application/json`)", body = ErrorBody),
         (status = 422, description = "Invalid body or weak password", body = ErrorBody),
         (status = 503, description = "A backend is unavailable", body = ErrorBody),
     ))]
@@ -347,6 +350,7 @@ async fn create_user(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 403, description = "Wrong email or password", body = ErrorBody,
             example = json!({"detail": "Invalid Credentials"})),
+        (status = 415, description = "Neither a JSON body nor an OAuth2 password form", body = ErrorBody),
         (status = 422, description = "Invalid body", body = ErrorBody),
         (status = 429, description = "Too many failed logins for this account or client", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -402,6 +406,7 @@ async fn logout(State(state): State<AppState>, auth: AuthTeacher) -> Result<Json
     responses(
         (status = 200, description = "Code sent if the account exists", body = Msg,
             example = json!({"msg": "Otp sent successfully to your email"})),
+        (status = 415, description = "Not a JSON body (`Content-Type: application/json`)", body = ErrorBody),
         (status = 422, description = "Invalid body or address", body = ErrorBody),
         (status = 429, description = "A code was requested recently", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -438,6 +443,7 @@ async fn forgot_password_send_otp(
         (status = 200, description = "Password changed", body = Msg,
             example = json!({"msg": "Password changed successfully"})),
         (status = 400, description = "Wrong, expired, used or void code", body = ErrorBody),
+        (status = 415, description = "Not a JSON body (`Content-Type: application/json`)", body = ErrorBody),
         (status = 422, description = "Invalid body or weak password", body = ErrorBody),
         (status = 429, description = "Too many code attempts today for this address or client", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),

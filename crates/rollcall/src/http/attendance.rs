@@ -24,6 +24,7 @@ use super::upload::{PhotoError, PhotoUpload};
 use crate::app::AppState;
 use crate::config::Settings;
 use crate::domain::attendance::{self, Evidence, Named, Sighting};
+use crate::domain::roll_no;
 use crate::store::{ClassId, StudentId, TeacherId};
 use crate::vision::Ticket;
 
@@ -47,11 +48,22 @@ pub fn today(settings: &Settings) -> NaiveDate {
 
 /// Parses a `YYYY-MM-DD` date (422 otherwise).
 pub fn parse_date(what: &str, value: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
+    let invalid = || {
         ApiError::Unprocessable(format!(
             "{what} must be a date like 2024-09-30, got {value:?}"
         ))
-    })
+    };
+    // Exactly `YYYY-MM-DD` (RFC 3339 full-date, as the OpenAPI document says): chrono
+    // alone would also take `2024-9-2` or a sign.
+    let shape = value.len() == 10
+        && value.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if !shape {
+        return Err(invalid());
+    }
+    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| invalid())
 }
 
 /// The multipart body of `POST /mark_attendance`.
@@ -348,7 +360,7 @@ async fn get_attendance(
     let class = state.store.default_class(teacher).await?;
     let dates = state
         .store
-        .attendance_dates(teacher, class, roll_no.trim())
+        .attendance_dates(teacher, class, &roll_no::lookup_key(&roll_no))
         .await?;
     Ok(Json(AttendanceDates { data: dates }))
 }
@@ -359,7 +371,7 @@ async fn get_attendance(
     security(("bearer" = []), ("oauth2" = [])),
     params(
         ("roll_no" = String, Path, description = "The student's roll number"),
-        ("date" = String, Path, description = "The day, `YYYY-MM-DD`"),
+        ("date" = String, Path, format = Date, description = "The day, `YYYY-MM-DD`"),
     ),
     responses(
         (status = 200, description = "Present that day", body = CorrectionResponse),
@@ -389,7 +401,7 @@ async fn set_present(
     security(("bearer" = []), ("oauth2" = [])),
     params(
         ("roll_no" = String, Path, description = "The student's roll number"),
-        ("date" = String, Path, description = "The day, `YYYY-MM-DD`"),
+        ("date" = String, Path, format = Date, description = "The day, `YYYY-MM-DD`"),
     ),
     responses(
         (status = 200, description = "Absent that day", body = CorrectionResponse),
@@ -424,7 +436,7 @@ pub(super) async fn correct(
     date: NaiveDate,
     present: bool,
 ) -> Result<CorrectionResponse, ApiError> {
-    let roll_no = roll_no.trim().to_owned();
+    let roll_no = roll_no::lookup_key(roll_no);
     let msg = if present {
         state
             .store

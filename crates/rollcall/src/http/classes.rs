@@ -29,7 +29,7 @@ use super::students::{
 };
 use super::upload::{PhotoError, PhotoUpload, RejectionBody};
 use crate::app::AppState;
-use crate::domain::{ClassName, ClassNote};
+use crate::domain::{ClassName, ClassNote, roll_no};
 use crate::store::{Class, ClassChange, ClassId, NewClass, StoreError};
 
 /// Most roll numbers one `POST /classes/{class_id}/students` may add.
@@ -119,8 +119,9 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 /// The JSON body of `POST /classes/{class_id}/students`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AddMembersBody {
-    /// Roll numbers of the teacher's existing students (1 to 1000).
-    #[schema(example = json!(["12", "15"]))]
+    /// Roll numbers of the teacher's existing students (1 to 1000, each 1 to 32
+    /// characters).
+    #[schema(example = json!(["12", "15"]), min_items = 1, max_items = 1000)]
     pub roll_nos: Vec<String>,
 }
 
@@ -440,7 +441,7 @@ async fn add_class_students(
     let roll_nos = body
         .roll_nos
         .iter()
-        .map(|r| clean_field("roll_no", r, super::students::MAX_ROLL_NO_LEN))
+        .map(|r| clean_field("roll_no", &roll_no::lookup_key(r), roll_no::MAX_LEN))
         .collect::<Result<Vec<String>, ApiError>>()?;
     let outcome = state.store.add_members(teacher, class, &roll_nos).await?;
     if !outcome.unknown.is_empty() {
@@ -489,7 +490,11 @@ async fn remove_class_student(
     let Path((raw, roll_no)) = path.map_err(path_rejection)?;
     state
         .store
-        .remove_member(auth.teacher_id, class_id(&raw)?, roll_no.trim())
+        .remove_member(
+            auth.teacher_id,
+            class_id(&raw)?,
+            &roll_no::lookup_key(&roll_no),
+        )
         .await?;
     Ok(Json(ClassMsg {
         msg: "Student removed from the class",
@@ -579,7 +584,7 @@ async fn class_attendance(
     params(
         ("class_id" = i64, Path, description = "The class id"),
         ("roll_no" = String, Path, description = "The student's roll number"),
-        ("date" = String, Path, description = "The day, `YYYY-MM-DD`"),
+        ("date" = String, Path, format = Date, description = "The day, `YYYY-MM-DD`"),
     ),
     responses(
         (status = 200, description = "Present in the class that day", body = CorrectionResponse),
@@ -611,7 +616,7 @@ async fn set_class_present(
     params(
         ("class_id" = i64, Path, description = "The class id"),
         ("roll_no" = String, Path, description = "The student's roll number"),
-        ("date" = String, Path, description = "The day, `YYYY-MM-DD`"),
+        ("date" = String, Path, format = Date, description = "The day, `YYYY-MM-DD`"),
     ),
     responses(
         (status = 200, description = "Absent in the class that day", body = CorrectionResponse),

@@ -5,9 +5,7 @@
 //! (failed logins per IP) would lump all teachers together. `X-Forwarded-For` is only believed
 //! from a trusted peer, else any client could pick its own address.
 
-use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
@@ -15,71 +13,11 @@ use axum::http::request::Parts;
 
 use super::error::ApiError;
 use crate::app::AppState;
-
-/// An address block, `10.0.0.0/8`, `fd00::/8`, or one address (`127.0.0.1`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl IpNet {
-    /// True when `ip` is inside the block (IPv4-mapped IPv6 addresses count as IPv4).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-impl FromStr for IpNet {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let (addr, prefix) = match text.split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (text, None),
-        };
-        let addr: IpAddr = addr
-            .trim()
-            .parse()
-            .map_err(|_| format!("{text:?} is not an IP address or block like 10.0.0.0/8"))?;
-        let addr = addr.to_canonical();
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{text:?} has a prefix length beyond {max}"))?,
-        };
-        Ok(Self { addr, prefix })
-    }
-}
-
-impl fmt::Debug for IpNet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
+use crate::config::ProxyNet;
 
 /// The client's address for `peer`: the right-most `X-Forwarded-For` hop that is not a
 /// trusted proxy, when `peer` itself is one; `peer` otherwise.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ProxyNet]) -> IpAddr {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
     let mut client = peer.to_canonical();
     if !is_trusted(client) {
@@ -133,7 +71,7 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    fn nets(list: &[&str]) -> Vec<IpNet> {
+    fn nets(list: &[&str]) -> Vec<ProxyNet> {
         list.iter().map(|n| n.parse().unwrap()).collect()
     }
 
@@ -143,18 +81,18 @@ mod tests {
 
     #[test]
     fn blocks_parse_and_contain() {
-        let net: IpNet = "10.0.0.0/8".parse().unwrap();
+        let net: ProxyNet = "10.0.0.0/8".parse().unwrap();
         assert!(net.contains(ip("10.1.2.3")));
         assert!(net.contains(ip("::ffff:10.1.2.3")));
         assert!(!net.contains(ip("11.0.0.1")));
-        let one: IpNet = "127.0.0.1".parse().unwrap();
+        let one: ProxyNet = "127.0.0.1".parse().unwrap();
         assert!(one.contains(ip("127.0.0.1")) && !one.contains(ip("127.0.0.2")));
-        let v6: IpNet = "fd00::/8".parse().unwrap();
+        let v6: ProxyNet = "fd00::/8".parse().unwrap();
         assert!(v6.contains(ip("fd12::1")) && !v6.contains(ip("fe80::1")));
-        let all: IpNet = "0.0.0.0/0".parse().unwrap();
+        let all: ProxyNet = "0.0.0.0/0".parse().unwrap();
         assert!(all.contains(ip("203.0.113.9")));
         for bad in ["", "nope", "10.0.0.0/33", "::/129", "10.0.0.0/x"] {
-            assert!(bad.parse::<IpNet>().is_err(), "{bad:?}");
+            assert!(bad.parse::<ProxyNet>().is_err(), "{bad:?}");
         }
     }
 

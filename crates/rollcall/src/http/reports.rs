@@ -37,9 +37,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
-    /// First day, `YYYY-MM-DD`.
+    /// First day, `YYYY-MM-DD` (a date, or empty for no bound).
+    #[param(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     pub start_date: Option<String>,
-    /// Last day, `YYYY-MM-DD`.
+    /// Last day, `YYYY-MM-DD` (a date, or empty for no bound).
+    #[param(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     pub end_date: Option<String>,
 }
 
@@ -58,11 +60,14 @@ pub enum ReportFormat {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
-    /// First day, `YYYY-MM-DD`.
+    /// First day, `YYYY-MM-DD` (a date, or empty for no bound).
+    #[param(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     pub start_date: Option<String>,
-    /// Last day, `YYYY-MM-DD`.
+    /// Last day, `YYYY-MM-DD` (a date, or empty for no bound).
+    #[param(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     pub end_date: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(inline)]
     pub format: Option<ReportFormat>,
 }
 
@@ -102,7 +107,6 @@ pub(super) fn parse_range(
 ) -> Result<(Option<NaiveDate>, Option<NaiveDate>), ApiError> {
     let parse = |what: &str, value: Option<&str>| {
         value
-            .map(str::trim)
             .filter(|v| !v.is_empty())
             .map(|v| parse_date(what, v))
             .transpose()
@@ -142,16 +146,31 @@ fn csv_error(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(format!("csv: {e}"))
 }
 
-/// Writes records with the `csv` crate (quoting commas, quotes and line breaks).
+/// A cell that a spreadsheet would read as a formula (first character `=`, `+`, `-`, `@`,
+/// tab or carriage return) gets a leading `'`, as OWASP advises against CSV injection:
+/// the spreadsheet then shows the text as typed instead of evaluating it.
+fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+/// Writes records with the `csv` crate (quoting commas, quotes and line breaks), every
+/// cell through [`neutralise_formula`].
 fn write_csv<I, R>(records: I) -> Result<Vec<u8>, ApiError>
 where
     I: IntoIterator<Item = R>,
     R: IntoIterator,
-    R::Item: AsRef<[u8]>,
+    R::Item: AsRef<str>,
 {
     let mut writer = csv::Writer::from_writer(Vec::new());
     for record in records {
-        writer.write_record(record).map_err(csv_error)?;
+        let cells: Vec<_> = record
+            .into_iter()
+            .map(|cell| neutralise_formula(cell.as_ref()).into_owned())
+            .collect();
+        writer.write_record(&cells).map_err(csv_error)?;
     }
     writer.into_inner().map_err(csv_error)
 }
@@ -313,5 +332,17 @@ mod tests {
         assert!(parse_range(Some("2024-01-02"), Some("2024-01-01")).is_err());
         assert!(parse_range(Some("2024-13-01"), None).is_err());
         assert!(parse_range(None, Some("yesterday")).is_err());
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        let csv = write_csv([vec![
+            "=1+2", "+3", "-4", "@SUM(A1)", "\tx", "\ry", "a=b", "-",
+        ]])
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(csv).unwrap(),
+            "'=1+2,'+3,'-4,'@SUM(A1),'\tx,\"'\ry\",a=b,'-\n"
+        );
     }
 }

@@ -14,12 +14,13 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::upload::{PhotoError, PhotoUpload, RejectionBody};
 use crate::app::AppState;
+use crate::domain::roll_no;
 use crate::store::{ClassId, NewStudent, RosterEntry, StoreError, Student, TeacherId};
 
 /// Longest accepted student name, in characters.
 pub const MAX_NAME_LEN: usize = 100;
 /// Longest accepted roll number, in characters.
-pub const MAX_ROLL_NO_LEN: usize = 32;
+pub const MAX_ROLL_NO_LEN: usize = roll_no::MAX_LEN;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -51,12 +52,16 @@ impl From<Student> for StudentOut {
     }
 }
 
-/// The `data` part of `POST /addStudent`: a JSON string.
+/// The `data` part of `POST /addStudent`: a JSON object.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Ada Lovelace", "roll_no": "12"}))]
 pub struct StudentData {
     /// Full name (1 to 100 characters, trimmed).
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
-    /// Roll number (1 to 32 characters, trimmed), unique per teacher.
+    /// Roll number (1 to 32 characters, trimmed, normalised to NFC), unique per teacher; no
+    /// invisible, control or bidirectional formatting characters, not only dots.
+    #[schema(min_length = 1, max_length = 32)]
     pub roll_no: String,
 }
 
@@ -64,8 +69,9 @@ pub struct StudentData {
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // documentation only: the handler reads the parts itself
 pub struct AddStudentForm {
-    /// JSON string `{"name": "...", "roll_no": "..."}`.
-    #[schema(example = r#"{"name": "Ada Lovelace", "roll_no": "12"}"#)]
+    /// The student, as a JSON part (`{"name": "...", "roll_no": "..."}`): an object-valued
+    /// multipart property is sent as `application/json`.
+    #[schema(value_type = StudentData)]
     data: String,
     /// The photo: one face looking at the camera (JPEG, PNG, WebP, BMP, GIF or TIFF).
     #[schema(value_type = String, format = Binary)]
@@ -114,6 +120,19 @@ pub fn clean_field(what: &str, value: &str, max: usize) -> Result<String, ApiErr
         )));
     }
     Ok(value.to_owned())
+}
+
+/// The `data` part of an enrolment: a JSON object with `name` and `roll_no`, both checked
+/// (422 saying what is wrong). Returns the cleaned (name, roll number).
+pub fn parse_student_data(data: &[u8]) -> Result<(String, String), ApiError> {
+    let data: StudentData = serde_json::from_slice(data).map_err(|e| {
+        ApiError::Unprocessable(format!(
+            "The `data` field must be a JSON object with `name` and `roll_no`: {e}"
+        ))
+    })?;
+    let name = clean_field("name", &data.name, MAX_NAME_LEN)?;
+    let roll_no = roll_no::parse(&data.roll_no).map_err(ApiError::Unprocessable)?;
+    Ok((name, roll_no))
 }
 
 /// Maps a path rejection to a 422 that says what is wrong.
@@ -186,13 +205,7 @@ pub(super) async fn enrol(
     mut upload: PhotoUpload,
 ) -> Result<AddStudentResponse, PhotoError> {
     let data = upload.required("data")?;
-    let data: StudentData = serde_json::from_slice(&data).map_err(|e| {
-        ApiError::Unprocessable(format!(
-            "The `data` field must be a JSON object with `name` and `roll_no`: {e}"
-        ))
-    })?;
-    let name = clean_field("name", &data.name, MAX_NAME_LEN)?;
-    let roll_no = clean_field("roll_no", &data.roll_no, MAX_ROLL_NO_LEN)?;
+    let (name, roll_no) = parse_student_data(&data)?;
     let image = upload.required("image")?;
     if state
         .store
@@ -288,7 +301,7 @@ async fn delete_student(
     let Path(roll_no) = roll_no.map_err(path_rejection)?;
     if state
         .store
-        .delete_student(auth.teacher_id, roll_no.trim())
+        .delete_student(auth.teacher_id, &roll_no::lookup_key(&roll_no))
         .await?
     {
         Ok(Json(StudentMsg {

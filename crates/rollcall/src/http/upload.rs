@@ -146,19 +146,7 @@ impl FromRequest<AppState> for PhotoUpload {
             .settings
             .max_upload_bytes
             .saturating_add(MULTIPART_OVERHEAD);
-        let req = req.map(|body| Body::new(Limited::new(body, limit)));
-        let read = async {
-            let mut multipart = Multipart::from_request(req, state)
-                .await
-                .map_err(multipart_rejection)?;
-            let mut parts = Vec::new();
-            while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
-                let name = field.name().unwrap_or_default().to_owned();
-                let bytes = field.bytes().await.map_err(multipart_error)?;
-                parts.push((name, bytes));
-            }
-            Ok::<_, ApiError>(parts)
-        };
+        let read = read_parts(req, limit);
         let parts = tokio::time::timeout(state.settings.hardening.upload_read_timeout, read)
             .await
             .map_err(|_| ApiError::RequestTimeout)??;
@@ -170,6 +158,23 @@ impl FromRequest<AppState> for PhotoUpload {
             _slot: slot,
         })
     }
+}
+
+/// Reads every part of a `multipart/form-data` request (name and bytes), the body limited
+/// to `limit` bytes: 415 when it is not multipart, 413 beyond the limit, 400 when the body
+/// is malformed. (The fuzz target `request` drives this with arbitrary bodies.)
+pub async fn read_parts(req: Request, limit: usize) -> Result<Vec<(String, Bytes)>, ApiError> {
+    let req = req.map(|body| Body::new(Limited::new(body, limit)));
+    let mut multipart = Multipart::from_request(req, &())
+        .await
+        .map_err(multipart_rejection)?;
+    let mut parts = Vec::new();
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field.bytes().await.map_err(multipart_error)?;
+        parts.push((name, bytes));
+    }
+    Ok(parts)
 }
 
 fn multipart_rejection(rejection: MultipartRejection) -> ApiError {
@@ -201,12 +206,14 @@ pub struct RejectionReason {
     pub limit: f32,
 }
 
-/// The body of a 422 quality-gate rejection.
+/// The body of a 422 of a photo endpoint: `detail` always; `reasons` when the quality gate
+/// refused the photo (other 422s, e.g. a missing part or invalid `data`, have `detail` only).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RejectionBody {
     /// A sentence for people.
     pub detail: String,
-    /// Every failed check.
+    /// Every failed check of the quality gate (absent for other 422s).
+    #[schema(required = false)]
     pub reasons: Vec<RejectionReason>,
 }
 

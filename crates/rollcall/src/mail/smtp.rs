@@ -12,6 +12,9 @@ use percent_encoding::percent_decode_str;
 
 use super::{Mail, MailError, Mailer};
 
+/// The URL prefixes [`SmtpMailer::from_url`] accepts, one per [`Security`].
+pub const URL_SCHEMES: [&str; 3] = ["smtp://", "smtp+starttls://", "smtps://"];
+
 /// How the connection is secured, chosen by the URL scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Security {

@@ -20,15 +20,10 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-use crate::auth::otp::OtpService;
-use crate::auth::password::PasswordHasher;
-use crate::auth::throttle::LoginThrottle;
-use crate::auth::token::TokenKeys;
-use crate::bounded::{BoundedKv, BoundedStore};
 use crate::config::{ConfigError, HardeningSettings, Settings};
-use crate::http::upload::UploadSlots;
-use crate::kv::{self, KeyValue, KvError};
-use crate::mail::{self, MailError, Mailer};
+pub use crate::http::AppState;
+use crate::kv::{self, KvError};
+use crate::mail::{self, MailError};
 use crate::store::{self, Store, StoreError, StoreOptions};
 use crate::vision::Vision;
 
@@ -58,70 +53,6 @@ pub enum AppError {
         /// The I/O error.
         source: std::io::Error,
     },
-}
-
-/// Everything a request handler needs; cheap to clone. New features add fields here.
-#[derive(Clone)]
-pub struct AppState {
-    /// Persistent storage (every call bounded by the backend timeout).
-    pub store: Arc<dyn Store>,
-    /// Key-value store (prefixed keys, every call bounded by the backend timeout).
-    pub kv: Arc<dyn KeyValue>,
-    /// Outgoing mail.
-    pub mailer: Arc<dyn Mailer>,
-    /// Signs and checks access tokens.
-    pub tokens: Arc<TokenKeys>,
-    /// One-time codes.
-    pub otp: OtpService,
-    /// Failed-login throttling.
-    pub login_throttle: LoginThrottle,
-    /// Bounded argon2id hashing (issue 10).
-    pub passwords: PasswordHasher,
-    /// Photo uploads in progress per teacher (issue 10).
-    pub uploads: UploadSlots,
-    /// The settings the application was built with.
-    pub settings: Arc<Settings>,
-    /// The face engine behind its worker pool.
-    pub vision: Arc<Vision>,
-}
-
-impl AppState {
-    /// Builds the state from already connected backends (wrapping them in deadlines and the
-    /// key prefix of `settings`).
-    pub fn new(
-        settings: Settings,
-        store: Arc<dyn Store>,
-        kv: Arc<dyn KeyValue>,
-        mailer: Arc<dyn Mailer>,
-        vision: Arc<Vision>,
-    ) -> Result<Self, ConfigError> {
-        let secret = settings.resolve_jwt_secret()?;
-        let store: Arc<dyn Store> = Arc::new(BoundedStore::new(store, settings.backend_timeout));
-        let kv: Arc<dyn KeyValue> = Arc::new(BoundedKv::new(
-            kv,
-            settings.kv_prefix.clone(),
-            settings.backend_timeout,
-        ));
-        Ok(Self {
-            tokens: Arc::new(TokenKeys::new(&secret, settings.token_ttl)),
-            otp: OtpService::new(
-                kv.clone(),
-                settings.otp.clone(),
-                settings.hardening.otp.clone(),
-            ),
-            login_throttle: LoginThrottle::new(kv.clone(), settings.login_throttle.clone()),
-            passwords: PasswordHasher::new(
-                settings.hardening.password_hash_concurrency,
-                settings.hardening.password_hash_wait,
-            ),
-            uploads: UploadSlots::new(settings.hardening.uploads_per_teacher),
-            store,
-            kv,
-            mailer,
-            settings: Arc::new(settings),
-            vision,
-        })
-    }
 }
 
 /// Opens the database named by the settings (creating the SQLite file and the data
@@ -165,7 +96,12 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, AppError> {
         settings.check_mail_delivery()?;
         let store = connect_store(&settings).await?;
-        let kv = kv::connect(settings.redis_url.as_deref(), settings.backend_timeout).await?;
+        let kv = kv::connect_with_prefix(
+            settings.redis_url.as_deref(),
+            settings.backend_timeout,
+            &settings.kv_prefix,
+        )
+        .await?;
         let mailer = mail::from_config(
             settings.smtp_url.as_deref(),
             &settings.mail_from,

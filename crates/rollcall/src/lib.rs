@@ -4,13 +4,13 @@
 //! (Redis / in-process), `mail` (SMTP / log), `auth`, `http`, and `vision`, the bridge
 //! to the face engine in `crates/face`; `domain` holds the rules as plain code (class
 //! names, who a class photo marks present). `config` turns the environment into typed
-//! settings, `app` wires everything into a server, `bounded` puts deadlines on backend
-//! calls, and `telemetry` sets up logging.
+//! settings, `app` wires everything into a server, and `telemetry` sets up logging. Every backend
+//! bounds its own calls: the SQL pool's acquire and statement timeouts, Redis per command,
+//! lettre per SMTP command.
 
 pub mod app;
 pub mod auth;
 pub mod bench_http;
-pub mod bounded;
 pub mod cli;
 pub mod config;
 pub mod domain;

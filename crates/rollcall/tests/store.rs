@@ -1836,3 +1836,42 @@ async fn postgres_outage_fails_fast_and_recovers() {
     drop(store);
     db.drop_db().await;
 }
+
+/// `bounded.rs` used to put a second deadline on every store call; the PostgreSQL
+/// `statement_timeout` (the backend timeout) does it now: a query stuck behind a lock fails
+/// as `Unavailable` (503) instead of hanging, and the store works once the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_statement_stuck_behind_a_lock_is_unavailable_within_the_timeout() {
+    use sqlx::Connection;
+    let db = testkit::postgres::TestDatabase::create().await;
+    let opts = StoreOptions {
+        max_connections: 2,
+        acquire_timeout: Duration::from_secs(1),
+    };
+    let store = store::connect(db.url(), &opts).await.unwrap();
+    store.migrate().await.unwrap();
+    let t = teacher(store.as_ref(), "alice").await;
+
+    let mut locker = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    let mut lock = locker.begin().await.unwrap();
+    sqlx::query("LOCK TABLE teachers IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let result = store.teacher_by_id(t.id).await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    lock.rollback().await.unwrap();
+    assert_eq!(store.teacher_by_id(t.id).await.unwrap(), Some(t));
+    drop(store);
+    drop(locker);
+    db.drop_db().await;
+}

@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::AppState;
 use super::bearer::{AuthTeacher, Via};
 use super::client_ip::ClientIp;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Email, Json, form_rejection};
 use super::session::{self, Https};
-use crate::app::AppState;
 use crate::auth::otp::Purpose;
 use crate::auth::token::IssuedToken;
 use crate::auth::{AuthError, password, revocation};

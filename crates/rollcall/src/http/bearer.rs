@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use super::AppState;
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::auth::token::Claims;
 use crate::auth::{AuthError, revocation};
 use crate::store::{Teacher, TeacherId};

@@ -11,8 +11,8 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
+use super::AppState;
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::config::ProxyNet;
 
 /// The client's address for `peer`: the right-most `X-Forwarded-For` hop that is not a

@@ -7,9 +7,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
-use crate::app::AppState;
 
 /// How long readiness waits for each backend.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);

@@ -20,7 +20,6 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::app::AppState;
 use crate::config::Settings;
 
 pub mod accounts;
@@ -34,6 +33,7 @@ pub mod headers;
 pub mod health;
 pub mod reports;
 pub mod session;
+pub mod state;
 pub mod students;
 pub mod upload;
 pub mod web;
@@ -41,6 +41,7 @@ pub mod web;
 pub use bearer::AuthTeacher;
 pub use error::{ApiError, ErrorBody};
 pub use extract::{Email, Json};
+pub use state::AppState;
 
 /// Name of the HTTP bearer security scheme in the OpenAPI document.
 pub const BEARER: &str = "bearer";

@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::AppState;
 use super::bearer::AuthTeacher;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::upload::{PhotoError, PhotoUpload, RejectionBody};
-use crate::app::AppState;
 use crate::domain::roll_no;
 use crate::store::{ClassId, NewStudent, RosterEntry, StoreError, Student, TeacherId};
 

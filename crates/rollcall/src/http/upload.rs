@@ -28,8 +28,8 @@ use rollcall_face::{FaceError, QualityIssue, ReasonCode};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use crate::app::AppState;
 use crate::store::{StoreError, TeacherId};
 use crate::vision::{Ticket, VisionError};
 

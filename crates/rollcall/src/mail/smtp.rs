@@ -99,8 +99,7 @@ impl SmtpMailer {
         };
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
             .port(port)
-            .tls(tls)
-            .timeout(Some(timeout));
+            .tls(tls);
         if !parsed.username().is_empty() {
             let decode = |s: &str| {
                 percent_decode_str(s)
@@ -145,6 +144,8 @@ impl SmtpMailer {
 #[async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        // One bound on the whole delivery (connecting, TLS, every command): lettre's own
+        // timeout does not cover the reads of its async transport.
         let message = self.message(mail)?;
         match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
             Ok(Ok(_response)) => Ok(()),

@@ -10,7 +10,8 @@ use super::StoreError;
 /// - unique violations become `Conflict` naming the column (`roll_no`, `user_id`,
 ///   `email`);
 /// - pool time-outs, I/O and TLS failures, and connection-level database errors
-///   (PostgreSQL class 08, shutdowns, too many connections; SQLite busy/locked) become
+///   (PostgreSQL class 08, statement timeouts, shutdowns, too many connections; SQLite
+///   busy/locked) become
 ///   `Unavailable`;
 /// - everything else is `Internal`.
 pub fn db_err(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -75,11 +76,16 @@ fn is_connection_failure(db: &dyn DatabaseError) -> bool {
     let Some(code) = db.code() else {
         return false;
     };
-    if let Ok(sqlite_code) = code.parse::<i32>() {
-        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with any extended code.
-        return matches!(sqlite_code & 0xff, 5 | 6);
+    if db
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+    {
+        // PostgreSQL: connection exceptions, a statement cancelled by `statement_timeout`,
+        // shutdowns, "cannot connect now", too many connections.
+        return code.starts_with("08")
+            || matches!(&*code, "57014" | "57P01" | "57P02" | "57P03" | "53300");
     }
-    // PostgreSQL: connection exceptions, shutdowns, "cannot connect now", too many
-    // connections.
-    code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+    // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), with any extended code.
+    code.parse::<i32>()
+        .is_ok_and(|sqlite_code| matches!(sqlite_code & 0xff, 5 | 6))
 }

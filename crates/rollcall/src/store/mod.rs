@@ -31,7 +31,8 @@ pub struct StoreOptions {
     /// Most connections the pool opens.
     pub max_connections: u32,
     /// How long an operation waits for a connection before failing with
-    /// [`StoreError::Unavailable`].
+    /// [`StoreError::Unavailable`]; on PostgreSQL also the `statement_timeout` of every
+    /// statement but the migrations'.
     pub acquire_timeout: Duration,
 }
 

@@ -29,8 +29,10 @@ impl PostgresStore {
     /// that is down gives [`StoreError::Unavailable`] instead of a hang; the pool
     /// reconnects by itself once the database is back.
     pub async fn connect(url: &str, opts: &StoreOptions) -> Result<Self, StoreError> {
+        let statement_timeout = format!("{}ms", opts.acquire_timeout.as_millis().max(1));
         let connect_options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Internal(format!("invalid PostgreSQL URL: {e}")))?;
+            .map_err(|e| StoreError::Internal(format!("invalid PostgreSQL URL: {e}")))?
+            .options([("statement_timeout", statement_timeout.as_str())]);
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .acquire_timeout(opts.acquire_timeout)
@@ -63,10 +65,21 @@ impl Store for PostgresStore {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations/postgres")
-            .run(&self.pool)
+        // Migrations may legitimately take longer than one request's statement timeout.
+        let mut conn = self.pool.acquire().await.map_err(db_err("migrating"))?;
+        sqlx::query("SET statement_timeout = 0")
+            .execute(&mut *conn)
             .await
-            .map_err(migrate_err)
+            .map_err(db_err("migrating"))?;
+        let result = sqlx::migrate!("./migrations/postgres")
+            .run_direct(&mut *conn)
+            .await
+            .map_err(migrate_err);
+        sqlx::query("RESET statement_timeout")
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err("migrating"))?;
+        result
     }
 
     async fn mark_email_verified(&self, email: &str) -> Result<(), StoreError> {

@@ -14,9 +14,9 @@ ORT = export ORT_DYLIB_PATH="$$(scripts/fetch-onnxruntime.sh | tail -n 1)" &&
 run:
 	$(ORT) cargo run -p rollcall -- serve
 
-## Run every test (starts PostgreSQL and Redis if they are down), then the proof runs
-## (Schemathesis against the real binary, the fuzz targets; see README, "Proof") and the
-## browser suite.
+## Run every test (starts PostgreSQL and Redis if they are down), then the proof runs:
+## Schemathesis against the real binary and the fuzz targets (see README, "Proof"), and the
+## browser suite (the web app in Chromium).
 test: services
 	$(ORT) cargo test --workspace --all-targets
 	$(ORT) scripts/schemathesis.sh

@@ -20,12 +20,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::AppState;
 use super::accounts::{Credentials, LoginRequest, sign_in};
 use super::bearer::{AuthTeacher, SESSION_COOKIE, csrf_token};
 use super::client_ip::ClientIp;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Email, Json};
-use super::AppState;
 use crate::auth::revocation;
 use crate::config::Settings;
 

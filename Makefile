@@ -7,15 +7,18 @@ export CARGO_TARGET_DIR   ?= $(HOME)/.cache/rollcall/target
 # ONNX Runtime's shared library, from the pinned PyPI wheel (see scripts/fetch-onnxruntime.sh).
 ORT = export ORT_DYLIB_PATH="$$(scripts/fetch-onnxruntime.sh | tail -n 1)" &&
 
-.PHONY: run test lint fmt bench onnxruntime services
+.PHONY: run test lint fmt bench bench-load fuzz onnxruntime services
 
 ## Run the service on its embedded defaults (SQLite, in-process store, mail to the log).
 run:
 	$(ORT) cargo run -p rollcall -- serve
 
-## Run every test (starts PostgreSQL and Redis if they are down).
+## Run every test (starts PostgreSQL and Redis if they are down), then the proof runs:
+## Schemathesis against the real binary and the fuzz targets (see README, "Proof").
 test: services
 	$(ORT) cargo test --workspace --all-targets
+	$(ORT) scripts/schemathesis.sh
+	scripts/fuzz.sh
 
 lint:
 	cargo fmt --all --check
@@ -27,6 +30,14 @@ fmt:
 ## Face engine benchmark table (per stage, end to end, 1 and 2 threads).
 bench:
 	$(ORT) cargo run --release -p rollcall -- bench
+
+## Load benchmark of GET /get_all_students on SQLite and PostgreSQL (wrk; a quiet machine).
+bench-load: services
+	$(ORT) scripts/bench-load.sh
+
+## Build the fuzz targets if needed and run each for FUZZ_SECONDS (default 45).
+fuzz:
+	scripts/fuzz.sh --build
 
 onnxruntime:
 	scripts/fetch-onnxruntime.sh

@@ -168,8 +168,26 @@ fn built_in() -> Manifest {
 
 // ------------------------------------------------------------------------- the real registry
 
+/// The only test that needs the network: the faceplugin set straight from the npm registry.
+/// When it fails, it says whether the registry was unreachable (not a Rollcall fault) or
+/// what it served was wrong.
 #[test]
-fn faceplugin_set_comes_from_the_real_npm_registry_and_verifies() {
+fn online_npm_registry_serves_the_faceplugin_set() {
+    use std::net::ToSocketAddrs;
+    let reachable = ("registry.npmjs.org", 443)
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())
+        .and_then(|mut addrs| addrs.next().ok_or_else(|| "no address".to_owned()))
+        .and_then(|addr| {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = reachable {
+        panic!(
+            "the npm registry (registry.npmjs.org:443) is unreachable from this machine ({e}): \
+             this test, and only this one, needs it; the other fetch tests use a local mirror"
+        );
+    }
     let dest = tempfile::tempdir().unwrap();
     let manifest = built_in();
     let report = fetch_set(
@@ -218,7 +236,7 @@ fn faceplugin_set_comes_from_the_real_npm_registry_and_verifies() {
         dest.path(),
         &FetchOptions::default(),
     )
-    .unwrap();
+    .unwrap_or_else(|error| panic!("a second fetch with every file in place failed: {error}"));
     assert_eq!(again.archive_bytes, None);
     assert!(
         again
@@ -375,11 +393,10 @@ fn a_missing_archive_gives_a_clear_404() {
 
 #[test]
 fn an_unreachable_mirror_names_the_url() {
-    // Bind then drop a listener: the port is closed, so the connection is refused.
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // A port held bound but not listening: the connection is refused, and nobody else can
+    // take the port meanwhile.
+    let closed = testkit::ports::ClosedPort::bind();
+    let addr = closed.addr();
     let options = FetchOptions {
         base_url_override: Some(format!("http://{addr}/")),
         timeout: Duration::from_secs(5),

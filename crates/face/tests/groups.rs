@@ -1,6 +1,18 @@
 //! Group photos: labelled people found, nobody unlisted marked, face counts.
+//!
+//! The floors are the figures measured on the pinned photo set (`MANIFEST.tsv`) with the
+//! default models; the engine is deterministic (the same figures on every run).
 
 mod common;
+
+/// People in identities/, each enrolled from their first photo the gate accepts.
+const ROSTER: usize = 51;
+/// Measured, without the 300x168 photo: labelled people marked present without asking.
+const MARKED_MEASURED: usize = 30;
+/// Measured, without the 300x168 photo: labelled people marked or suggested as themselves.
+const FOUND_MEASURED: usize = 33;
+/// Measured: suggestions naming someone who is not in the photo (the teacher declines them).
+const WRONG_SUGGESTIONS_MEASURED: usize = 1;
 
 use std::collections::BTreeSet;
 
@@ -33,6 +45,12 @@ fn group_photos() {
     let roster = enrol_roster(1);
     let mut names: Vec<&str> = roster.iter().map(|(n, _)| n.as_str()).collect();
     names.dedup();
+    assert_eq!(
+        roster.len(),
+        ROSTER,
+        "one enrolment per person of identities/"
+    );
+    assert_eq!(names.len(), ROSTER, "people on the roster");
     let items: Vec<RosterItem<'_>> = roster
         .iter()
         .map(|(n, e)| RosterItem {
@@ -131,27 +149,33 @@ fn group_photos() {
     eprintln!(
         "labelled people found (marked or suggested): {found}/{labelled} ({found_usable}/\
          {labelled_usable} without the 300x168 photo), marked present without asking: \
-         {auto_marked}; people marked who are not in the photo: {false_marks}; suggestions \
-         naming someone not in the photo: {suggestions_wrong}"
+         {auto_marked} ({auto_usable} without the 300x168 photo); people marked who are not \
+         in the photo: {false_marks}; suggestions naming someone not in the photo: \
+         {suggestions_wrong}"
     );
     // Marking present is held to the issue's bar: nobody who is not in the photo. Faces
     // between the review and the match threshold are suggestions a teacher confirms.
-    let recall = found_usable as f64 / labelled_usable as f64;
-    if recall < 0.9 {
+    if found_usable < FOUND_MEASURED {
         failures.push(format!(
-            "only {found_usable}/{labelled_usable} labelled people found"
+            "only {found_usable}/{labelled_usable} labelled people found, measured \
+             {FOUND_MEASURED}"
         ));
     }
-    // Most people are marked without the teacher's help.
-    let auto = auto_usable as f64 / labelled_usable as f64;
-    if auto < 0.8 {
+    if auto_usable < MARKED_MEASURED {
         failures.push(format!(
-            "only {auto_usable}/{labelled_usable} labelled people marked without asking"
+            "only {auto_usable}/{labelled_usable} labelled people marked without asking, \
+             measured {MARKED_MEASURED}"
         ));
     }
     if false_marks > 0 {
         failures.push(format!(
             "{false_marks} people marked present who are not in their photo"
+        ));
+    }
+    if suggestions_wrong > WRONG_SUGGESTIONS_MEASURED {
+        failures.push(format!(
+            "{suggestions_wrong} suggestions name someone not in the photo, measured \
+             {WRONG_SUGGESTIONS_MEASURED}"
         ));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -1,74 +1,30 @@
 //! Redis goes away while the server runs: requests that need it get 503 quickly, and
-//! everything works again once Redis is back, without restarting the server.
+//! everything works again once Redis is back, without restarting the server. The outage is
+//! a proxy in front of the test Redis switched off (every connection cut, new ones closed at
+//! once) and on again: its port is bound once, for the whole test.
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Backend, expect, spawn, unique_email};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-/// A `redis-server` child process on a fixed port; killed on drop.
-struct RedisProcess {
-    child: Child,
-}
-
-impl RedisProcess {
-    fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot run redis-server ({e}); install it (apt-get install redis-server)")
-            });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child }
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisProcess {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn redis_outage_gives_503_and_recovers() {
-    let port = free_port();
-    let mut redis = RedisProcess::start(port);
+    let redis_url = testkit::redis::redis_url();
+    let target = url::Url::parse(&redis_url).unwrap();
+    let redis = testkit::proxy::TcpProxy::start(&format!(
+        "{}:{}",
+        target.host_str().unwrap_or("127.0.0.1"),
+        target.port().unwrap_or(6379)
+    ))
+    .await;
+    let mut via_proxy = target.clone();
+    via_proxy.set_port(Some(redis.addr().port())).unwrap();
     let app = spawn(Backend::SqliteInProcess, |s| {
-        s.redis_url = Some(format!("redis://127.0.0.1:{port}"));
+        s.redis_url = Some(via_proxy.to_string());
         s.backend_timeout = Duration::from_secs(2);
     })
     .await;
@@ -82,7 +38,7 @@ async fn redis_outage_gives_503_and_recovers() {
     )
     .await;
 
-    redis.stop();
+    redis.set_up(false);
 
     let started = Instant::now();
     // Revoked tokens live in the database (issue 10, item 9): a signed-in request no longer
@@ -122,7 +78,7 @@ async fn redis_outage_gives_503_and_recovers() {
         started.elapsed()
     );
 
-    let _redis = RedisProcess::start(port);
+    redis.set_up(true);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let r = app.get("/readyz").await;
@@ -135,7 +91,7 @@ async fn redis_outage_gives_503_and_recovers() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // The restarted Redis is empty; tokens and accounts are in the database.
+    // Tokens and accounts are in the database.
     expect(
         app.with_token(Method::GET, "/me", &token).await,
         StatusCode::OK,
@@ -147,4 +103,49 @@ async fn redis_outage_gives_503_and_recovers() {
         StatusCode::OK,
     )
     .await;
+}
+
+/// PostgreSQL goes away (a proxy in front of it switched off): `/readyz` answers 503
+/// "database unavailable" within its timeout, and 200 again once the database is back.
+#[tokio::test]
+async fn database_outage_makes_readyz_503_and_recovers() {
+    let server = url::Url::parse(&testkit::postgres::admin_url()).unwrap();
+    let database = testkit::proxy::TcpProxy::start(&format!(
+        "{}:{}",
+        server.host_str().unwrap_or("127.0.0.1"),
+        server.port().unwrap_or(5432)
+    ))
+    .await;
+    let port = database.addr().port();
+    let app = spawn(Backend::PostgresRedis, |s| {
+        let mut via_proxy = url::Url::parse(&s.database_url).unwrap();
+        via_proxy.set_host(Some("127.0.0.1")).unwrap();
+        via_proxy.set_port(Some(port)).unwrap();
+        s.database_url = via_proxy.to_string();
+        s.backend_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let body = expect(app.get("/readyz").await, StatusCode::OK).await;
+    assert_eq!(body["status"], "ok");
+
+    database.set_up(false);
+    let body = expect(app.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(body["detail"], "database unavailable");
+    // Liveness does not depend on the database.
+    expect(app.get("/healthz").await, StatusCode::OK).await;
+
+    database.set_up(true);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = app.get("/readyz").await;
+        if r.status() == StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/readyz still {} 20 s after the database came back",
+            r.status()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

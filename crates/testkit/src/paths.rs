@@ -24,13 +24,16 @@ pub fn model_dir() -> PathBuf {
 /// The labelled photos: `ROLLCALL_FACES_DIR`, default `<workspace>/../shared/faces`.
 ///
 /// # Panics
-/// If the directory does not exist, with instructions.
+/// If the directory does not exist, with instructions, or does not hold the pinned photo
+/// set ([`crate::photo_set`]).
 pub fn faces_dir() -> PathBuf {
-    existing_dir(
+    let dir = existing_dir(
         "ROLLCALL_FACES_DIR",
         "faces",
         "the labelled test photos (identities/, groups/, hard/)",
-    )
+    );
+    crate::photo_set::verify(&dir);
+    dir
 }
 
 fn existing_dir(var: &str, default_name: &str, what: &str) -> PathBuf {

@@ -86,7 +86,8 @@ impl Drop for TestDatabase {
     }
 }
 
-fn admin_url() -> String {
+/// The test server's admin URL (`ROLLCALL_TEST_POSTGRES_URL`, default [`DEFAULT_URL`]).
+pub fn admin_url() -> String {
     std::env::var("ROLLCALL_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
 }
 

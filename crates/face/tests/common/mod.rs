@@ -37,6 +37,8 @@ pub fn faces_dir() -> PathBuf {
          (identities/, groups/, hard/)",
         dir.display()
     );
+    // The floors of these tests hold on the photo set they were measured on.
+    testkit::photo_set::verify(&dir);
     dir
 }
 

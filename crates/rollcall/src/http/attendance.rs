@@ -283,7 +283,8 @@ async fn mark_attendance(
         class,
         upload.ticket,
         Vec::from(photo),
-        "No students found for this teacher; add students first",
+        // The original contract's 404.
+        ApiError::NotFound("No students found for this teacher; add students first".to_owned()),
     )
     .await?;
     Ok(Json(response))
@@ -293,21 +294,21 @@ async fn mark_attendance(
 /// matched against the class's members, the faces that are nobody of the class against the
 /// teacher's other students; [`attendance::decide`] sorts the faces, the store records the
 /// marks (idempotent per class, student and day), and the evidence is the answer.
-/// `no_students` is the 404's detail when the class has no members.
+/// `no_students` is the error when the class has no members.
 pub(super) async fn mark_from_photo(
     state: &AppState,
     teacher: TeacherId,
     class: ClassId,
     ticket: Ticket,
     photo: Vec<u8>,
-    no_students: &str,
+    no_students: ApiError,
 ) -> Result<MarkAttendanceResponse, PhotoError> {
     let roster = state
         .store
         .class_roster(teacher, class, state.vision.recognizer_id())
         .await?;
     if roster.members.is_empty() {
-        return Err(ApiError::NotFound(no_students.to_owned()).into());
+        return Err(no_students.into());
     }
     let recognition = state
         .vision

@@ -516,8 +516,8 @@ async fn remove_class_student(
                                       malformed body", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 404, description = "Not one of the teacher's classes, or the class has no \
-                                      students", body = ErrorBody),
+        (status = 404, description = "Not one of the teacher's classes", body = ErrorBody),
+        (status = 409, description = "The class has no students", body = ErrorBody),
         (status = 413, description = "The upload is larger than ROLLCALL_MAX_UPLOAD_BYTES",
             body = ErrorBody),
         (status = 415, description = "Not a multipart/form-data request", body = ErrorBody),
@@ -544,7 +544,8 @@ async fn mark_class_attendance(
         class,
         upload.ticket,
         Vec::from(photo),
-        "This class has no students; add students first",
+        // 409, not 404: the class exists (the 404 told clients it did not).
+        ApiError::Conflict("This class has no students; add students first".to_owned()),
     )
     .await?;
     Ok(Json(response))
@@ -558,7 +559,10 @@ async fn mark_class_attendance(
     responses(
         (status = 200, description = "The report (JSON), or with `format=csv` a CSV \
                                       `Name,Roll_no,<date>...,Days_present,Percentage` \
-                                      with P/A cells", body = Report),
+                                      with P/A cells", content(
+            (Report = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 401, description = "Missing or invalid token", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "Bearer"))),
         (status = 404, description = "Not one of the teacher's classes", body = ErrorBody),

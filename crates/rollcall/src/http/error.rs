@@ -256,7 +256,19 @@ mod tests {
         let r = ApiError::from(StoreError::NotFound("class"));
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         assert_eq!(r.to_string(), "Class not found");
+    }
+
+    /// A 500 says "Internal Server Error" and nothing of its cause (which goes to the log).
+    #[tokio::test]
+    async fn internal_errors_hide_their_cause() {
         let r = ApiError::from(StoreError::Internal("secret detail".into())).into_response();
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert_eq!(body, r#"{"detail":"Internal Server Error"}"#);
+        assert!(
+            !body.contains("secret") && !body.contains("database"),
+            "{body}"
+        );
     }
 }

@@ -2,17 +2,19 @@
 //! [`Json`] (malformed JSON, missing fields, wrong types -> 422; too large -> 413), and
 //! the validated [`Email`] value type.
 
+use axum::body::Bytes;
 use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 
-/// Like [`axum::Json`], but rejections are `{"detail"}` errors. Unknown fields are
-/// ignored.
+/// Like [`axum::Json`], but rejections are `{"detail"}` errors, and the body must be a
+/// JSON object (every request body of the API is one: serde would otherwise also fill a
+/// struct from an array, e.g. `[null, null]`). Unknown fields are ignored.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -24,11 +26,44 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        axum::Json::<T>::from_request(req, state)
-            .await
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "Expected a request with `Content-Type: application/json`".to_owned(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                _ => ApiError::BadRequest(rejection.body_text()),
+            }
+        })?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::Unprocessable(
+                "The body must be a JSON object".to_owned(),
+            ));
+        }
+        axum::Json::<T>::from_bytes(&bytes)
             .map(|axum::Json(value)| Self(value))
             .map_err(json_rejection)
     }
+}
+
+/// `application/json` or `application/<anything>+json`, parameters ignored (as axum does).
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 impl<T: Serialize> IntoResponse for Json<T> {

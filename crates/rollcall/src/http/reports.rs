@@ -38,10 +38,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     /// First day, `YYYY-MM-DD` (a date, or empty for no bound).
-    #[param(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
+    #[param(pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))?$")]
     pub start_date: Option<String>,
     /// Last day, `YYYY-MM-DD` (a date, or empty for no bound).
-    #[param(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
+    #[param(pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))?$")]
     pub end_date: Option<String>,
 }
 
@@ -61,10 +61,10 @@ pub enum ReportFormat {
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// First day, `YYYY-MM-DD` (a date, or empty for no bound).
-    #[param(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
+    #[param(pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))?$")]
     pub start_date: Option<String>,
     /// Last day, `YYYY-MM-DD` (a date, or empty for no bound).
-    #[param(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
+    #[param(pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))?$")]
     pub end_date: Option<String>,
     /// `json` (default) or `csv`.
     #[param(inline)]
@@ -264,7 +264,10 @@ fn build_report(
     responses(
         (status = 200, description = "The report (JSON), or with `format=csv` a CSV \
                                       `Name,Roll_no,<date>...,Days_present,Percentage` \
-                                      with P/A cells", body = Report),
+                                      with P/A cells", content(
+            (Report = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 401, description = "Missing or invalid token", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "Bearer"))),
         (status = 422, description = "A bad date or format, or start after end",

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::quality::QualityIssue;
+use crate::issue::QualityIssue;
 
 /// What a size limit was about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -5,6 +5,8 @@
 //! [`quality`] gate (enrolment) -> [`matching`] (Hungarian + margin). [`Engine`] ties them
 //! together with models loaded once from the [`manifest`].
 
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod align;
 pub mod bench;
 pub mod config;
@@ -15,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod fetch;
 pub mod geometry;
+pub mod issue;
 pub mod manifest;
 pub mod matching;
 pub mod pose;

@@ -2,10 +2,13 @@
 //! preprocessing. Model choice is data, not code.
 
 use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::error::FaceError;
 
@@ -437,7 +440,7 @@ pub fn verify_model_file(model_dir: &Path, spec: &ModelSpec) -> Result<PathBuf, 
 
 /// sha256 of a file, lower-case hex (the same hashing as `rollcall models fetch`).
 pub fn sha256_file(path: &Path) -> Result<String, FaceError> {
-    match crate::fetch::file_sha256(path) {
+    match file_sha256(path) {
         Ok(Some((sha256, _bytes))) => Ok(sha256),
         Ok(None) => Err(FaceError::Config(format!(
             "{} does not exist",
@@ -448,6 +451,18 @@ pub fn sha256_file(path: &Path) -> Result<String, FaceError> {
             path.display()
         ))),
     }
+}
+
+/// The sha256 and size of a file on disk, or `None` when it does not exist.
+pub(crate) fn file_sha256(path: &Path) -> io::Result<Option<(String, u64)>> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let mut hasher = Sha256::new();
+    let bytes = io::copy(&mut file, &mut hasher)?;
+    Ok(Some((hex::encode(hasher.finalize()), bytes)))
 }
 
 #[cfg(test)]

@@ -186,77 +186,61 @@ pub fn hungarian_max(weights: &[Vec<f64>]) -> Vec<Option<usize>> {
     }
 }
 
-/// Minimum-cost assignment for an n x m cost matrix with n <= m (potentials method,
-/// O(n^2 m)). Returns each row's column.
+/// Minimum-cost assignment for an n x m cost matrix with n <= m and every row m long
+/// (potentials method, O(n^2 m)). Returns each row's column. Indexing is plain: the
+/// classic 1-based formulation (index 0 is the virtual row/column) never leaves its
+/// arrays, so a bug here panics instead of silently assigning the wrong student.
 fn hungarian_min(cost: &[Vec<f64>]) -> Vec<Option<usize>> {
     let n = cost.len();
-    let m = cost.iter().map(Vec::len).max().unwrap_or(0);
-    let c = |i: usize, j: usize| cost.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0.0);
-    // 1-based arrays as in the classic formulation; index 0 is the virtual row/column.
+    let m = cost.first().map_or(0, Vec::len);
+    debug_assert!(n <= m && cost.iter().all(|row| row.len() == m));
     let mut u = vec![0.0f64; n + 1];
     let mut v = vec![0.0f64; m + 1];
-    let mut p = vec![0usize; m + 1]; // p[j]: row matched to column j
+    let mut p = vec![0usize; m + 1]; // p[j]: row matched to column j (0 = none)
     let mut way = vec![0usize; m + 1];
     for i in 1..=n {
-        if let Some(slot) = p.get_mut(0) {
-            *slot = i;
-        }
+        p[0] = i;
         let mut j0 = 0usize;
         let mut minv = vec![f64::INFINITY; m + 1];
         let mut used = vec![false; m + 1];
         loop {
-            if let Some(flag) = used.get_mut(j0) {
-                *flag = true;
-            }
-            let i0 = p.get(j0).copied().unwrap_or(0);
+            used[j0] = true;
+            let i0 = p[j0];
             let mut delta = f64::INFINITY;
             let mut j1 = 0usize;
             for j in 1..=m {
-                if used.get(j).copied().unwrap_or(true) {
+                if used[j] {
                     continue;
                 }
-                let cur = c(i0.wrapping_sub(1), j - 1)
-                    - u.get(i0).copied().unwrap_or(0.0)
-                    - v.get(j).copied().unwrap_or(0.0);
-                if let (Some(mv), Some(wj)) = (minv.get_mut(j), way.get_mut(j))
-                    && cur < *mv
-                {
-                    *mv = cur;
-                    *wj = j0;
+                let cur = cost[i0 - 1][j - 1] - u[i0] - v[j];
+                if cur < minv[j] {
+                    minv[j] = cur;
+                    way[j] = j0;
                 }
-                let mv = minv.get(j).copied().unwrap_or(f64::INFINITY);
-                if mv < delta {
-                    delta = mv;
+                if minv[j] < delta {
+                    delta = minv[j];
                     j1 = j;
                 }
             }
             if j1 == 0 {
-                break; // cannot happen with n <= m; guards against malformed input
+                break; // only with costs that are not finite numbers
             }
             for j in 0..=m {
-                if used.get(j).copied().unwrap_or(false) {
-                    let row = p.get(j).copied().unwrap_or(0);
-                    if let Some(ur) = u.get_mut(row) {
-                        *ur += delta;
-                    }
-                    if let Some(vj) = v.get_mut(j) {
-                        *vj -= delta;
-                    }
-                } else if let Some(mv) = minv.get_mut(j) {
-                    *mv -= delta;
+                if used[j] {
+                    u[p[j]] += delta;
+                    v[j] -= delta;
+                } else {
+                    minv[j] -= delta;
                 }
             }
             j0 = j1;
-            if p.get(j0).copied().unwrap_or(0) == 0 {
+            if p[j0] == 0 {
                 break;
             }
         }
         loop {
-            let j1 = way.get(j0).copied().unwrap_or(0);
-            let row = p.get(j1).copied().unwrap_or(0);
-            if let Some(slot) = p.get_mut(j0) {
-                *slot = row;
-            }
+            let j1 = way[j0];
+            p[j0] = p[j1];
             j0 = j1;
             if j0 == 0 {
                 break;
@@ -265,11 +249,8 @@ fn hungarian_min(cost: &[Vec<f64>]) -> Vec<Option<usize>> {
     }
     let mut out = vec![None; n];
     for j in 1..=m {
-        let row = p.get(j).copied().unwrap_or(0);
-        if row > 0
-            && let Some(slot) = out.get_mut(row - 1)
-        {
-            *slot = Some(j - 1);
+        if p[j] > 0 {
+            out[p[j] - 1] = Some(j - 1);
         }
     }
     out

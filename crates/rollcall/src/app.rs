@@ -76,7 +76,8 @@ pub async fn connect_store(settings: &Settings) -> Result<Arc<dyn Store>, AppErr
 /// Loads the face models named by the settings, off the async runtime.
 pub async fn load_vision(settings: &Settings) -> Result<Arc<Vision>, AppError> {
     let settings = settings.clone();
-    let vision = tokio::task::spawn_blocking(move || Vision::load(&settings))
+    let span = tracing::Span::current();
+    let vision = tokio::task::spawn_blocking(move || span.in_scope(|| Vision::load(&settings)))
         .await
         .map_err(|e| rollcall_face::FaceError::Runtime(format!("model loading failed: {e}")))??;
     Ok(Arc::new(vision))

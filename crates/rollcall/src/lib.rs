@@ -4,9 +4,11 @@
 //! (Redis / in-process), `mail` (SMTP / log), `auth`, `http`, and `vision`, the bridge
 //! to the face engine in `crates/face`; `domain` holds the rules as plain code (class
 //! names, who a class photo marks present). `config` turns the environment into typed
-//! settings, `app` wires everything into a server, and `telemetry` sets up logging. Every backend
-//! bounds its own calls: the SQL pool's acquire and statement timeouts, Redis per command,
-//! lettre per SMTP command.
+//! settings, `app` wires everything into a server, and `telemetry` sets up logging.
+//! Every backend bounds its own calls: the SQL pool's acquire and statement timeouts,
+//! Redis per command, the mailer per delivery.
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod app;
 pub mod auth;

@@ -1,6 +1,8 @@
 //! The `rollcall` binary: `serve` (default), `migrate`, `models` (fetch/verify/list) and
 //! `bench` (face engine). The HTTP load test is `examples/bench_http.rs`.
 
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

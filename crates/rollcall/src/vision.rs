@@ -258,7 +258,7 @@ impl Vision {
     ) -> Option<(&'a RosterEntry, f32)> {
         roster
             .iter()
-            .map(|entry| (entry, cosine(embedding, &entry.embedding)))
+            .map(|entry| (entry, cosine_similarity(embedding, &entry.embedding)))
             .filter(|&(_, sim)| sim >= self.duplicate_threshold)
             .max_by(|a, b| a.1.total_cmp(&b.1))
     }
@@ -276,7 +276,10 @@ impl Vision {
             })?
             .map_err(|e| VisionError::Worker(e.to_string()))?;
         let engine = self.engine.clone();
+        // The request's span follows the work onto the blocking thread.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _span = span.enter();
             let result = job(&engine);
             drop(slot);
             drop(ticket);
@@ -334,8 +337,9 @@ fn assign(engine: &Engine, faces: &[&[f32]], roster: &[RosterEntry]) -> Vec<Verd
         .collect()
 }
 
-/// Cosine similarity of two embeddings (0 when either is zero or their lengths differ).
-pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+/// Cosine similarity of two embeddings of any norm (0 when either is zero or their lengths
+/// differ). Not `rollcall_face::embed::cosine`, the plain dot product of unit vectors.
+pub fn cosine_similarity(a: &[f32], b: &[f32]) -> f32 {
     if a.len() != b.len() || a.is_empty() {
         return 0.0;
     }
@@ -351,7 +355,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::cosine;
+    use super::cosine_similarity as cosine;
 
     #[test]
     fn cosine_is_safe_on_odd_input() {

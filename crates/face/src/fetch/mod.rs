@@ -31,9 +31,9 @@ use std::time::Duration;
 pub use crate::manifest::{ArchiveKind, Manifest, ManifestError, ModelSpec, SetSpec};
 pub use error::FetchError;
 
+use crate::manifest::file_sha256;
 use archive::Wanted;
 use staged::StagedFile;
-pub(crate) use staged::file_sha256;
 
 /// How [`fetch_set`] reaches upstream.
 #[derive(Debug, Clone)]

@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
-
 use super::FetchError;
 
 /// Prefix of every temporary file the fetcher creates (they are hidden and easy to recognise).
@@ -135,16 +133,4 @@ impl Drop for StagedFile {
 pub(crate) enum FillError {
     Read(io::Error),
     Write(io::Error),
-}
-
-/// The sha256 and size of a file on disk, or `None` when it does not exist.
-pub(crate) fn file_sha256(path: &Path) -> io::Result<Option<(String, u64)>> {
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(error),
-    };
-    let mut hasher = Sha256::new();
-    let bytes = io::copy(&mut file, &mut hasher)?;
-    Ok(Some((hex::encode(hasher.finalize()), bytes)))
 }

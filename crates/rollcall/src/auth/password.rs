@@ -107,7 +107,10 @@ impl PasswordHasher {
             })?
             .map_err(|e| AuthError::Hashing(e.to_string()))?;
         let buffers = self.buffers.clone();
+        // The request's span follows the work onto the blocking thread.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _span = span.enter();
             let mut buffer = buffers
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)

@@ -53,12 +53,7 @@ impl PoseEstimator {
         }
         Ok(Self {
             spec: spec.clone(),
-            session: Mutex::new(crate::runtime::session(
-                path,
-                spec.optimization,
-                threads,
-                false,
-            )?),
+            session: Mutex::new(crate::runtime::session(path, spec.optimization, threads)?),
         })
     }
 

@@ -9,8 +9,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Query, State};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -19,12 +19,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::AppState;
 use super::bearer::AuthTeacher;
 use super::error::{ApiError, ErrorBody};
-use super::extract::Json;
-use super::students::path_rejection;
+use super::extract::{Json, Path};
 use super::upload::{PhotoError, PhotoUpload, RejectionBody};
 use crate::config::Settings;
 use crate::domain::attendance::{self, Evidence, Named, Sighting};
-use crate::domain::roll_no;
+use crate::domain::roll_no::RollNo;
 use crate::store::{ClassId, StudentId, TeacherId, TemplateId};
 use crate::vision::Ticket;
 
@@ -389,14 +388,13 @@ pub(super) async fn mark_from_photo(
 async fn get_attendance(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    roll_no: Result<Path<String>, PathRejection>,
+    Path(roll_no): Path<RollNo>,
 ) -> Result<Json<AttendanceDates>, ApiError> {
-    let Path(roll_no) = roll_no.map_err(path_rejection)?;
     let teacher = auth.teacher_id;
     let class = state.store.default_class(teacher).await?;
     let dates = state
         .store
-        .attendance_dates(teacher, class, &roll_no::lookup_key(&roll_no))
+        .attendance_dates(teacher, class, roll_no.as_str())
         .await?;
     Ok(Json(AttendanceDates { data: dates }))
 }
@@ -427,10 +425,9 @@ async fn get_attendance(
 async fn set_present(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((roll_no, date)): Path<(RollNo, String)>,
     query: Result<Query<TeachQuery>, QueryRejection>,
 ) -> Result<Json<CorrectionResponse>, PhotoError> {
-    let Path((roll_no, date)) = path.map_err(path_rejection)?;
     let Query(query) = query.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     let date = parse_date("date", &date)?;
     let teacher = auth.teacher_id;
@@ -445,7 +442,7 @@ async fn set_present(
         }
         (true, Some(id)) => {
             let added =
-                super::evidence::teach(&state, teacher, &roll_no::lookup_key(&roll_no), &id)
+                super::evidence::teach(&state, teacher, roll_no.as_str(), &id)
                     .await?;
             Some(Learned {
                 photo_id: added.template.id,
@@ -477,9 +474,8 @@ async fn set_present(
 async fn clear_present(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((roll_no, date)): Path<(RollNo, String)>,
 ) -> Result<Json<CorrectionResponse>, ApiError> {
-    let Path((roll_no, date)) = path.map_err(path_rejection)?;
     let date = parse_date("date", &date)?;
     let teacher = auth.teacher_id;
     let class = state.store.default_class(teacher).await?;
@@ -495,20 +491,19 @@ pub(super) async fn correct(
     state: &AppState,
     teacher: TeacherId,
     class: ClassId,
-    roll_no: &str,
+    roll_no: &RollNo,
     date: NaiveDate,
     present: bool,
 ) -> Result<CorrectionResponse, ApiError> {
-    let roll_no = roll_no::lookup_key(roll_no);
     let msg = if present {
         state
             .store
-            .set_present(teacher, class, &roll_no, date)
+            .set_present(teacher, class, roll_no.as_str(), date)
             .await?;
         "Marked present"
     } else if state
         .store
-        .clear_present(teacher, class, &roll_no, date)
+        .clear_present(teacher, class, roll_no.as_str(), date)
         .await?
     {
         "Marked absent"
@@ -517,7 +512,7 @@ pub(super) async fn correct(
     };
     Ok(CorrectionResponse {
         msg,
-        roll_no,
+        roll_no: roll_no.clone().into_string(),
         date,
         present,
         learned: None,

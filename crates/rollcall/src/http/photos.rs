@@ -3,8 +3,7 @@
 //! it is the same person), list them, delete one (never the last), and serve a template's
 //! face thumbnail (the aligned crop, stored encrypted) to the owning teacher only.
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -15,11 +14,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::AppState;
 use super::bearer::AuthTeacher;
 use super::error::{ApiError, ErrorBody};
-use super::extract::Json;
-use super::students::{path_rejection, sealed_crop, student_not_found, template_details};
+use super::extract::{Json, Path};
+use super::students::{sealed_crop, student_not_found, template_details};
 use super::upload::{PhotoError, PhotoUpload, RejectionBody};
 use crate::crypto::crop_aad;
-use crate::domain::{roll_no, templates};
+use crate::domain::{RollNo, templates};
 use crate::store::{
     FaceTemplate, NewTemplate, RosterEntry, StoreError, TemplateId, TemplateSource, WhenFull,
 };
@@ -162,16 +161,15 @@ pub(super) fn same_person_threshold(state: &AppState) -> f32 {
 async fn add_photo(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    roll_no: Result<Path<String>, PathRejection>,
+    Path(roll_no): Path<RollNo>,
     mut upload: PhotoUpload,
 ) -> Result<(StatusCode, Json<PhotoOut>), PhotoError> {
-    let Path(roll_no) = roll_no.map_err(path_rejection)?;
-    let roll_no = roll_no::lookup_key(&roll_no);
+    let roll_no = roll_no.as_str();
     let teacher = auth.teacher_id;
     let image = upload.required("image")?;
     let student = state
         .store
-        .student_by_roll_no(teacher, &roll_no)
+        .student_by_roll_no(teacher, roll_no)
         .await?
         .ok_or_else(student_not_found)?;
 
@@ -197,7 +195,7 @@ async fn add_photo(
         .store
         .add_template(
             teacher,
-            &roll_no,
+            roll_no,
             NewTemplate {
                 model_id,
                 embedding,
@@ -230,12 +228,11 @@ async fn add_photo(
 async fn list_photos(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    roll_no: Result<Path<String>, PathRejection>,
+    Path(roll_no): Path<RollNo>,
 ) -> Result<Json<PhotoList>, ApiError> {
-    let Path(roll_no) = roll_no.map_err(path_rejection)?;
     let list = state
         .store
-        .list_templates(auth.teacher_id, &roll_no::lookup_key(&roll_no))
+        .list_templates(auth.teacher_id, roll_no.as_str())
         .await
         .map_err(not_found)?;
     let configured = state.vision.recognizer_id();
@@ -268,12 +265,11 @@ async fn list_photos(
 async fn delete_photo(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<(String, TemplateId)>, PathRejection>,
+    Path((roll_no, id)): Path<(RollNo, TemplateId)>,
 ) -> Result<Json<PhotoMsg>, ApiError> {
-    let Path((roll_no, id)) = path.map_err(path_rejection)?;
     state
         .store
-        .delete_template(auth.teacher_id, &roll_no::lookup_key(&roll_no), id)
+        .delete_template(auth.teacher_id, roll_no.as_str(), id)
         .await
         .map_err(not_found)?;
     Ok(Json(PhotoMsg {
@@ -304,13 +300,12 @@ async fn delete_photo(
 async fn thumbnail(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<(String, TemplateId)>, PathRejection>,
+    Path((roll_no, id)): Path<(RollNo, TemplateId)>,
 ) -> Result<Response, ApiError> {
-    let Path((roll_no, id)) = path.map_err(path_rejection)?;
     let teacher = auth.teacher_id;
     let sealed = state
         .store
-        .template_crop(teacher, &roll_no::lookup_key(&roll_no), id)
+        .template_crop(teacher, roll_no.as_str(), id)
         .await
         .map_err(not_found)?;
     if !state.settings.templates.keep_crops {

@@ -441,9 +441,7 @@ async fn set_present(
             .into());
         }
         (true, Some(id)) => {
-            let added =
-                super::evidence::teach(&state, teacher, roll_no.as_str(), &id)
-                    .await?;
+            let added = super::evidence::teach(&state, teacher, roll_no.as_str(), &id).await?;
             Some(Learned {
                 photo_id: added.template.id,
                 replaced_photo_id: added.replaced,

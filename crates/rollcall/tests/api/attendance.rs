@@ -964,3 +964,51 @@ async fn confirmations_teach_sqlite() {
 async fn confirmations_teach_postgres() {
     confirmations_teach(Backend::PostgresRedis).await;
 }
+
+/// A confirmation refused by the quality gate: in `friends_kudrow_cox.png` Courteney Cox's
+/// face is suggested but looks down and is blurry (measured by the engine's
+/// `groups::templates_per_person`): teaching from it is 422 with those reasons, and nothing
+/// changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmation_of_a_poor_face_does_not_teach() {
+    let app = class_app(Backend::SqliteInProcess).await;
+    let token = app.signed_in_teacher().await;
+    for person in ["courteney_cox", "lisa_kudrow"] {
+        app.enrol_person(&token, person, person).await;
+    }
+    let body = expect(
+        app.mark(&token, photo("groups/friends_kudrow_cox.png"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let face = body["unknown_faces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["suggestion"]["roll_no"] == "courteney_cox")
+        .unwrap_or_else(|| panic!("no suggestion of courteney_cox: {body}"))
+        .clone();
+    let path = format!(
+        "/attendance/courteney_cox/{DAY}?evidence_id={}&teach=true",
+        face["evidence_id"].as_str().unwrap()
+    );
+    let r = app.call(Method::PUT, &path, &token).await;
+    let refused = expect(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let codes: BTreeSet<&str> = refused["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["code"].as_str())
+        .collect();
+    assert!(codes.contains("TOO_BLURRY"), "{refused}");
+    assert!(!codes.contains("MULTIPLE_FACES"), "{refused}");
+    let photos = app.get_json("/students/courteney_cox/photos", &token).await;
+    assert_eq!(photos["photos"].as_array().unwrap().len(), 1);
+    assert!(
+        app.get_json("/get-attendance/courteney_cox", &token).await["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

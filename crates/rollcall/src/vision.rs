@@ -269,8 +269,20 @@ impl Vision {
         self.run(ticket, move |engine| {
             let image = engine.decode(&photo)?;
             drop(photo);
-            let detected = engine.detect(&image)?;
-            let owned = engine.embed(&image, &detected)?;
+            // The decoded image stays, for the evidence of suggested faces.
+            let analysis = engine.analyze_rgb(&image)?;
+            let (detected, owned): (Vec<DetectedFace>, Vec<Vec<f32>>) = analysis
+                .faces
+                .into_iter()
+                .map(|f| {
+                    let face = DetectedFace {
+                        bbox: f.bbox,
+                        score: f.score,
+                        landmarks: f.landmarks,
+                    };
+                    (face, f.embedding)
+                })
+                .unzip();
             let embeddings: Vec<&[f32]> = owned.iter().map(Vec::as_slice).collect();
             let verdicts = assign(engine, &embeddings, &roster.members);
             // Second pass: the faces that are nobody of the class, against everyone else.

@@ -1,14 +1,16 @@
 //! Request extractors whose rejections are [`ApiError`]s with a reason in `detail`:
 //! [`Json`] (malformed JSON, missing fields, wrong types -> 422; too large -> 413), and
-//! the validated [`Email`] value type.
+//! the validated [`Email`] value type (from `rollcall-input`).
 
 use axum::body::Bytes;
 use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+
+pub use rollcall_input::Email;
 
 use super::error::ApiError;
 
@@ -89,84 +91,5 @@ pub fn form_rejection(rejection: FormRejection) -> ApiError {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(rejection.body_text()),
         _ => ApiError::Unprocessable(rejection.body_text()),
-    }
-}
-
-/// A syntactically valid mail address, trimmed and lower-cased. Deserializing an invalid
-/// one fails, which [`Json`] answers with 422.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Email(String);
-
-impl Email {
-    /// The normalized address.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Trims and lower-cases without validating (for logins: any input gets the same
-    /// "Invalid Credentials" answer).
-    pub fn normalize(raw: &str) -> String {
-        raw.trim().to_lowercase()
-    }
-}
-
-impl From<Email> for String {
-    fn from(email: Email) -> Self {
-        email.0
-    }
-}
-
-impl TryFrom<String> for Email {
-    type Error = String;
-
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        let email = Self::normalize(&raw);
-        let invalid = || format!("{email:?} is not a valid email address");
-        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid());
-        }
-        let Some((local, domain)) = email.split_once('@') else {
-            return Err(invalid());
-        };
-        let domain_ok = domain.contains('.')
-            && !domain.contains('@')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..");
-        if local.is_empty() || local.len() > 64 || !domain_ok {
-            return Err(invalid());
-        }
-        Ok(Self(email))
-    }
-}
-
-impl std::fmt::Display for Email {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn email_validation() {
-        let ok = Email::try_from("  Teacher@School.Example.org ".to_owned()).unwrap();
-        assert_eq!(ok.as_str(), "teacher@school.example.org");
-        for bad in [
-            "",
-            "plain",
-            "@x.org",
-            "a@",
-            "a@b",
-            "a@@b.org",
-            "a b@c.org",
-            "a@.b.org",
-            "a@b..org",
-        ] {
-            assert!(Email::try_from(bad.to_owned()).is_err(), "{bad}");
-        }
     }
 }

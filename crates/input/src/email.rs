@@ -1,4 +1,4 @@
-//! Mail addresses in requests.
+//! Mail addresses.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,7 +1,8 @@
 //! What Rollcall's clients send, read and checked, without the service around it: a
 //! `multipart/form-data` body as the photo endpoints read it ([`read_parts`]), the `data`
-//! part of an enrolment ([`parse_student_data`]), roll numbers ([`roll_no`]), mail
-//! addresses ([`Email`]) and dates ([`parse_date`]).
+//! part of an enrolment ([`parse_student_data`]), student names ([`StudentName`]), roll
+//! numbers ([`RollNo`], [`roll_no`]), mail addresses ([`Email`]) and dates ([`parse_date`]).
+//! The service's `domain` module re-exports the value types.
 //!
 //! It is a crate of its own so that the cargo-fuzz target `request` (`fuzz/`) builds it
 //! alone: a handful of light dependencies instead of the service's database, mail and
@@ -11,15 +12,18 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod date;
-mod email;
+pub mod email;
 mod multipart;
 pub mod roll_no;
 mod student;
+pub mod student_name;
 
 pub use date::parse_date;
 pub use email::Email;
 pub use multipart::read_parts;
-pub use student::{MAX_NAME_LEN, StudentData, clean_field, parse_student_data};
+pub use roll_no::RollNo;
+pub use student::{StudentData, clean_field, parse_student_data};
+pub use student_name::StudentName;
 
 /// Why what a client sent cannot be used; the message says what is wrong, for people.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

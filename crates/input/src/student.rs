@@ -2,10 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::{InputError, roll_no};
-
-/// Longest accepted student name, in characters.
-pub const MAX_NAME_LEN: usize = 100;
+use crate::{InputError, RollNo, StudentName};
 
 /// The `data` part of an enrolment: a JSON object.
 #[derive(Debug, Deserialize)]
@@ -45,15 +42,15 @@ pub fn clean_field(what: &str, value: &str, max: usize) -> Result<String, InputE
 }
 
 /// The `data` part of an enrolment: a JSON object with `name` and `roll_no`, both checked
-/// (the error says what is wrong). Returns the cleaned (name, roll number).
-pub fn parse_student_data(data: &[u8]) -> Result<(String, String), InputError> {
+/// (the error says what is wrong).
+pub fn parse_student_data(data: &[u8]) -> Result<(StudentName, RollNo), InputError> {
     let data: StudentData = serde_json::from_slice(data).map_err(|e| {
         InputError::Invalid(format!(
             "The `data` field must be a JSON object with `name` and `roll_no`: {e}"
         ))
     })?;
-    let name = clean_field("name", &data.name, MAX_NAME_LEN)?;
-    let roll_no = roll_no::parse(&data.roll_no).map_err(InputError::Invalid)?;
+    let name = StudentName::parse(&data.name).map_err(InputError::Invalid)?;
+    let roll_no = RollNo::new(&data.roll_no).map_err(InputError::Invalid)?;
     Ok((name, roll_no))
 }
 

@@ -1,16 +1,16 @@
 //! Request extractors whose rejections are [`ApiError`]s with a reason in `detail`:
-//! [`Json`] (malformed JSON, missing fields, wrong types -> 422; too large -> 413), and
-//! the validated [`Email`] value type (from `rollcall-input`).
+//! [`Json`] (malformed JSON, missing fields, wrong types -> 422; too large -> 413) and
+//! [`Path`] (a path parameter that does not parse -> 422).
 
 use axum::body::Bytes;
+use axum::extract::FromRequestParts;
 use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{FromRequest, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-
-pub use rollcall_input::Email;
 
 use super::error::ApiError;
 
@@ -91,5 +91,25 @@ pub fn form_rejection(rejection: FormRejection) -> ApiError {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(rejection.body_text()),
         _ => ApiError::Unprocessable(rejection.body_text()),
+    }
+}
+
+/// Like [`axum::extract::Path`], but a parameter that does not parse is a 422 `{"detail"}`
+/// saying why.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Self(value))
+            .map_err(|rejection| ApiError::Unprocessable(rejection.body_text()))
     }
 }

@@ -48,6 +48,9 @@ pub struct Enrolment {
     pub face: DetectedFace,
     /// What the quality gate measured.
     pub quality: QualityReport,
+    /// The face aligned to the recognizer's template (what was embedded), e.g. 112x112.
+    #[serde(skip)]
+    pub aligned: RgbImage,
 }
 
 /// The quality gate's findings on a photo, before any decision.
@@ -59,6 +62,9 @@ pub struct Assessment {
     pub face: Option<DetectedFace>,
     /// Its embedding.
     pub embedding: Option<Vec<f32>>,
+    /// Its aligned crop (what was embedded).
+    #[serde(skip)]
+    pub aligned: Option<RgbImage>,
 }
 
 /// The face engine. `Send + Sync`; models are loaded once and shared.
@@ -238,12 +244,14 @@ impl Engine {
             report,
             face,
             embedding,
+            aligned,
         } = self.assess(image)?;
-        match (face, embedding) {
-            (Some(face), Some(embedding)) if report.passed() => Ok(Enrolment {
+        match (face, embedding, aligned) {
+            (Some(face), Some(embedding), Some(aligned)) if report.passed() => Ok(Enrolment {
                 embedding,
                 face,
                 quality: report,
+                aligned,
             }),
             _ => Err(FaceError::Rejected(report.issues)),
         }
@@ -260,6 +268,7 @@ impl Engine {
                 report: quality::no_face(),
                 face: None,
                 embedding: None,
+                aligned: None,
             });
         };
         let aligned = self.recognizer.align(image, &face)?;
@@ -275,6 +284,7 @@ impl Engine {
             report,
             face: Some(face),
             embedding: Some(embedding),
+            aligned: Some(aligned),
         })
     }
 }

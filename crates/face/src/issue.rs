@@ -1,10 +1,10 @@
 //! Why a photo fails the enrolment gate: a leaf module, so that [`crate::error`] can name
 //! the issues without depending on the gate itself.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a photo fails the enrolment gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReasonCode {
     /// No face found.
@@ -57,7 +57,7 @@ impl std::fmt::Display for ReasonCode {
 }
 
 /// One failed check.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct QualityIssue {
     /// What failed.
     pub code: ReasonCode,

@@ -83,6 +83,23 @@ pub async fn load_vision(settings: &Settings) -> Result<Arc<Vision>, AppError> {
     Ok(Arc::new(vision))
 }
 
+/// Warns when some students have no face template of the configured recognizer: they can
+/// no longer be recognised (a recognizer changed before `rollcall models reembed` finished).
+async fn warn_about_coverage(store: &dyn Store, recognizer: &str) -> Result<(), AppError> {
+    let coverage = store.model_coverage(recognizer).await?;
+    if coverage.covered < coverage.students {
+        tracing::warn!(
+            recognizer,
+            students = coverage.students,
+            without_template = coverage.students - coverage.covered,
+            "some students have no face template of the configured recognizer and cannot be \
+             recognised: run `rollcall models reembed --recognizer {recognizer}` (or switch \
+             ROLLCALL_RECOGNIZER back)"
+        );
+    }
+    Ok(())
+}
+
 /// A built application: backends connected, listener bound.
 pub struct Application {
     listener: TcpListener,
@@ -110,6 +127,7 @@ impl Application {
             settings.mail_timeout,
         )?;
         let vision = load_vision(&settings).await?;
+        warn_about_coverage(store.as_ref(), vision.recognizer_id()).await?;
         let state = AppState::new(settings, store, kv, mailer, vision)?;
         Self::bind(state).await
     }

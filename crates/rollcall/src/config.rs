@@ -30,6 +30,30 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// Name of the generated JWT secret file inside the data directory.
 pub const JWT_SECRET_FILE: &str = "jwt-secret";
 
+/// Name of the generated data key file (face crops' encryption key) inside the data
+/// directory.
+pub const DATA_KEY_FILE: &str = "data-key";
+
+/// Length of the data key in bytes.
+pub const DATA_KEY_BYTES: usize = 32;
+
+/// Face templates a student may have when `ROLLCALL_FACE_TEMPLATES_PER_STUDENT` is unset.
+pub const DEFAULT_TEMPLATES_PER_STUDENT: usize = 5;
+
+/// A data key from its 64 hexadecimal digits; the error says what is wrong, never the key.
+pub fn parse_data_key(text: &str) -> Result<[u8; DATA_KEY_BYTES], String> {
+    let bytes = hex::decode(text.trim()).map_err(|_| {
+        "must be 64 hexadecimal digits (generate one with `openssl rand -hex 32`)".to_owned()
+    })?;
+    bytes.try_into().map_err(|b: Vec<u8>| {
+        format!(
+            "must be {DATA_KEY_BYTES} bytes (64 hexadecimal digits), got {} bytes; generate \
+             one with `openssl rand -hex 32`",
+            b.len()
+        )
+    })
+}
+
 /// The model folder when neither `ROLLCALL_MODEL_DIR` nor `--model-dir` is given.
 pub const DEFAULT_MODEL_DIR: &str = "models";
 
@@ -52,6 +76,14 @@ pub enum ConfigError {
     #[error("JWT secret file {path}: {source}")]
     SecretFile {
         /// `<data dir>/jwt-secret`.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The data key file could not be read or written.
+    #[error("data key file {path}: {source}")]
+    DataKeyFile {
+        /// `<data dir>/data-key`.
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
@@ -194,6 +226,23 @@ pub struct SettingsLayer {
         hide_env_values = true
     )]
     pub jwt_secret: Option<String>,
+    /// Key that encrypts the stored face crops (XChaCha20-Poly1305): 64 hexadecimal digits
+    /// (`openssl rand -hex 32`); unset = a random key generated once and kept in
+    /// `<data dir>/data-key` (mode 0600). Losing it makes the stored crops unreadable.
+    #[arg(long, env = "ROLLCALL_DATA_KEY", global = true, hide_env_values = true)]
+    pub data_key: Option<String>,
+    /// Keep each face template's aligned face crop (112x112 JPEG, encrypted) for thumbnails
+    /// and model upgrades; `false` keeps no crops at all (thumbnails are then 404 and a
+    /// model change needs re-enrolment) [default: true].
+    #[arg(long, env = "ROLLCALL_KEEP_FACE_CROPS", global = true)]
+    pub keep_face_crops: Option<bool>,
+    /// Face templates (photos) a student may have [default: 5].
+    #[arg(long, env = "ROLLCALL_FACE_TEMPLATES_PER_STUDENT", global = true)]
+    pub face_templates_per_student: Option<NonZeroUsize>,
+    /// A photo added to a student is refused as another person when its best similarity to
+    /// the student's templates is below this [default: the review threshold minus 0.1].
+    #[arg(long, env = "ROLLCALL_SAME_PERSON_THRESHOLD", global = true)]
+    pub same_person_threshold: Option<f32>,
     /// Lifetime of access tokens in minutes [default: 60].
     #[arg(long, env = "ROLLCALL_TOKEN_TTL_MINUTES", global = true)]
     pub token_ttl_minutes: Option<NonZeroU64>,
@@ -392,6 +441,18 @@ pub struct VisionSettings {
     pub duplicate_threshold: f32,
 }
 
+/// Face templates (issue 13).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateSettings {
+    /// Most templates per student.
+    pub per_student: usize,
+    /// Keep the (encrypted) aligned face crop of each template.
+    pub keep_crops: bool,
+    /// Similarity under which an added photo is refused as another person; None = the
+    /// review threshold minus 0.1.
+    pub same_person_threshold: Option<f32>,
+}
+
 /// Daily caps on one-time codes, against guessing (issue 10, item 7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtpLimits {
@@ -455,6 +516,10 @@ pub struct Settings {
     pub mail_to_log: bool,
     /// Token signing secret; None = generated file in the data directory.
     pub jwt_secret: Option<Secret>,
+    /// Face crops' encryption key (hex); None = generated file in the data directory.
+    pub data_key: Option<Secret>,
+    /// Face templates and their crops.
+    pub templates: TemplateSettings,
     /// Access token lifetime.
     pub token_ttl: Duration,
     /// Allowed CORS origins (`*` = any).
@@ -501,6 +566,8 @@ impl fmt::Debug for Settings {
             .field("mail_timeout", &self.mail_timeout)
             .field("mail_to_log", &self.mail_to_log)
             .field("jwt_secret", &self.jwt_secret)
+            .field("data_key", &self.data_key)
+            .field("templates", &self.templates)
             .field("token_ttl", &self.token_ttl)
             .field("cors_origins", &self.cors_origins)
             .field("cookie_secure", &self.cookie_secure)
@@ -577,6 +644,12 @@ impl Settings {
             mail_timeout: Duration::from_secs(10),
             mail_to_log: false,
             jwt_secret: None,
+            data_key: None,
+            templates: TemplateSettings {
+                per_student: DEFAULT_TEMPLATES_PER_STUDENT,
+                keep_crops: true,
+                same_person_threshold: None,
+            },
             token_ttl: Duration::from_secs(60 * 60),
             cors_origins: Vec::new(),
             cookie_secure: false,
@@ -694,6 +767,21 @@ impl Settings {
             check_secret_len("ROLLCALL_JWT_SECRET", &secret)?;
             s.jwt_secret = Some(Secret::new(secret));
         }
+        if let Some(key) = non_empty(l.data_key) {
+            parse_data_key(&key).map_err(|e| invalid("ROLLCALL_DATA_KEY", e))?;
+            s.data_key = Some(Secret::new(key));
+        }
+        set(&mut s.templates.keep_crops, l.keep_face_crops);
+        set(
+            &mut s.templates.per_student,
+            l.face_templates_per_student.map(nsize),
+        );
+        s.templates.same_person_threshold = checked(
+            l.same_person_threshold,
+            |t| t > -1.0 && t < 1.0,
+            "ROLLCALL_SAME_PERSON_THRESHOLD",
+            "must be between -1 and 1",
+        )?;
         let minutes = |m: NonZeroU64| Duration::from_secs(m.get().saturating_mul(60));
         set(&mut s.token_ttl, l.token_ttl_minutes.map(minutes));
         if let Some(origins) = l.cors_origins {
@@ -845,6 +933,47 @@ impl Settings {
                 Ok(secret.into_bytes())
             }
             Err(e) => Err(secret_file(e)),
+        }
+    }
+
+    /// The face crops' encryption key: the configured one, or the one kept in
+    /// `<data dir>/data-key`, generated (32 random bytes, hex, mode 0600) with a warning on
+    /// first use, exactly like the JWT secret.
+    pub fn resolve_data_key(&self) -> Result<[u8; DATA_KEY_BYTES], ConfigError> {
+        if let Some(key) = &self.data_key {
+            return parse_data_key(key.expose()).map_err(|e| invalid("ROLLCALL_DATA_KEY", e));
+        }
+        let path = self.data_dir.join(DATA_KEY_FILE);
+        let key_file = |source| ConfigError::DataKeyFile {
+            path: path.clone(),
+            source,
+        };
+        match fs::read_to_string(&path) {
+            Ok(text) => parse_data_key(&text).map_err(|e| invalid("ROLLCALL_DATA_KEY (file)", e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(&self.data_dir).map_err(key_file)?;
+                let mut bytes = [0u8; DATA_KEY_BYTES];
+                rand::rng().fill_bytes(&mut bytes);
+                let mut options = fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    options.mode(0o600);
+                }
+                let mut file = options.open(&path).map_err(key_file)?;
+                file.write_all(hex::encode(bytes).as_bytes())
+                    .map_err(key_file)?;
+                file.sync_all().map_err(key_file)?;
+                tracing::warn!(
+                    path = %path.display(),
+                    "ROLLCALL_DATA_KEY is not set: generated a random key for the face crops \
+                     and stored it in the data directory; back it up (the crops cannot be \
+                     read without it) and set ROLLCALL_DATA_KEY when running several instances"
+                );
+                Ok(bytes)
+            }
+            Err(e) => Err(key_file(e)),
         }
     }
 
@@ -1003,6 +1132,40 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn data_key_is_checked_generated_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::with_data_dir(dir.path().join("nested"));
+        let key = s.resolve_data_key().unwrap();
+        // The same file gives the same key.
+        assert_eq!(s.resolve_data_key().unwrap(), key);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join("nested").join(DATA_KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let layer = SettingsLayer {
+            data_key: Some("not-a-key".into()),
+            ..Default::default()
+        };
+        let err = Settings::from_layer(layer).unwrap_err().to_string();
+        assert!(err.contains("ROLLCALL_DATA_KEY"), "{err}");
+        let layer = SettingsLayer {
+            data_key: Some("ab".repeat(32)),
+            keep_face_crops: Some(false),
+            ..Default::default()
+        };
+        let s = Settings::from_layer(layer).unwrap();
+        assert!(!s.templates.keep_crops);
+        assert_eq!(s.templates.per_student, 5);
+        assert!(!format!("{s:?}").contains(&"ab".repeat(32)));
+        assert_eq!(s.resolve_data_key().unwrap(), [0xab; 32]);
     }
 
     #[test]

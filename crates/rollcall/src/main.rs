@@ -36,7 +36,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Fetch, verify or list the face models (in ROLLCALL_MODEL_DIR).
+    /// Fetch, verify or list the face models (in ROLLCALL_MODEL_DIR), or re-embed the
+    /// students' face crops with another recognizer (`models reembed`).
     Models {
         #[command(subcommand)]
         command: cli::models::ModelsCommand,
@@ -59,7 +60,7 @@ fn main() -> ExitCode {
             command,
             dir,
             manifest,
-        } => {
+        } if !command.needs_settings() => {
             let dir = dir.unwrap_or_else(|| cli.settings.model_dir_or_default());
             return cli::models::run(command, &dir, manifest.as_deref());
         }
@@ -86,6 +87,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Models {
+        command: cli::models::ModelsCommand::Reembed { recognizer, batch },
+        dir,
+        ..
+    } = command
+    {
+        let dir = dir.unwrap_or_else(|| settings.vision.model_dir.clone());
+        return match runtime.block_on(cli::reembed::run(&settings, &recognizer, batch, dir)) {
+            Ok(report) if report.complete() => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::from(3),
+            Err(e) => {
+                tracing::error!(error = %e, "reembed stopped");
+                eprintln!("rollcall: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = runtime.block_on(async {
         match command {
             Command::Serve => {

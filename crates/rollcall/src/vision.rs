@@ -10,13 +10,16 @@
 //! job, so a cancelled request keeps its slot until the engine is done with the photo.
 //!
 //! Photos are only ever held in memory for the duration of the request; only embeddings
-//! leave this module.
+//! and the aligned face crops (112x112, JPEG-encoded here, for thumbnails and model
+//! upgrades) leave this module.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use image::RgbImage;
 use rollcall_face::{
-    BBox, Engine, EngineConfig, Enrolment, FaceError, FaceMatch, Limits, MatchConfig, RosterItem,
+    BBox, DetectedFace, Engine, EngineConfig, FaceError, FaceMatch, Limits, MatchConfig,
+    QualityReport, ReasonCode, RosterItem,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -61,6 +64,21 @@ pub struct RecognisedFace {
     /// For a face that is nobody of the class for certain: the teacher's other student it
     /// matches (threshold and margin among those students), with the similarity.
     pub outsider: Option<(StudentId, f32)>,
+    /// For a face suggested to the teacher: what a confirmation can teach from.
+    pub evidence: Option<FaceEvidence>,
+}
+
+/// A face of a class photo that a teacher's confirmation may add to the student's
+/// templates: its embedding, the enrolment gate's checks on it (all but "more than one
+/// face", which a class photo always has) and its aligned crop. Never the photo itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceEvidence {
+    /// L2-normalised embedding.
+    pub embedding: Vec<f32>,
+    /// The gate's findings on this face.
+    pub quality: QualityReport,
+    /// The aligned face crop, as a JPEG.
+    pub crop_jpeg: Vec<u8>,
 }
 
 /// The verdict for one face.
@@ -81,6 +99,38 @@ pub enum Verdict {
         /// teacher to confirm, never marked by itself.
         suggestion: Option<(StudentId, f32)>,
     },
+}
+
+/// A photo accepted by the enrolment quality gate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enrolled {
+    /// L2-normalised embedding of the face.
+    pub embedding: Vec<f32>,
+    /// What the gate measured.
+    pub quality: QualityReport,
+    /// The aligned face crop (what was embedded), as a JPEG of a few KB.
+    pub crop_jpeg: Vec<u8>,
+}
+
+/// JPEG quality of stored face crops: 112x112 at 85 is about 3-5 KB.
+const CROP_JPEG_QUALITY: u8 = 85;
+
+/// Encodes an aligned face crop as JPEG.
+pub fn encode_crop(crop: &RgbImage) -> Result<Vec<u8>, FaceError> {
+    let mut out = Vec::with_capacity(8 * 1024);
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, CROP_JPEG_QUALITY)
+        .encode_image(crop)
+        .map_err(|e| FaceError::Runtime(format!("encoding a face crop: {e}")))?;
+    Ok(out)
+}
+
+/// Decodes a stored face crop (JPEG).
+pub fn decode_crop(jpeg: &[u8]) -> Result<RgbImage, FaceError> {
+    image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
+        .map(|image| image.to_rgb8())
+        .map_err(|e| FaceError::InvalidImage {
+            reason: format!("stored face crop: {e}"),
+        })
 }
 
 /// The faces of a class photo, by descending detection score.
@@ -180,9 +230,30 @@ impl Vision {
             })
     }
 
-    /// Runs the enrolment quality gate on a photo and embeds its face.
-    pub async fn enrol(&self, ticket: Ticket, photo: Vec<u8>) -> Result<Enrolment, VisionError> {
-        self.run(ticket, move |engine| engine.enrol(&photo)).await
+    /// The suggestion threshold (the recognizer's FAR 1e-3 point unless configured).
+    pub fn review_threshold(&self) -> f32 {
+        self.engine.match_params().review_threshold
+    }
+
+    /// The similarity at which a face is taken for an already enrolled one.
+    pub fn duplicate_threshold(&self) -> f32 {
+        self.duplicate_threshold
+    }
+
+    /// Runs the enrolment quality gate on a photo and embeds its face; the aligned crop comes
+    /// back JPEG-encoded.
+    pub async fn enrol(&self, ticket: Ticket, photo: Vec<u8>) -> Result<Enrolled, VisionError> {
+        self.run(ticket, move |engine| {
+            let enrolment = engine.enrol(&photo)?;
+            drop(photo);
+            let crop_jpeg = encode_crop(&enrolment.aligned)?;
+            Ok(Enrolled {
+                embedding: enrolment.embedding,
+                quality: enrolment.quality,
+                crop_jpeg,
+            })
+        })
+        .await
     }
 
     /// Detects and embeds every face of a class photo and assigns faces to the class's
@@ -196,13 +267,11 @@ impl Vision {
         roster: ClassRoster,
     ) -> Result<Recognition, VisionError> {
         self.run(ticket, move |engine| {
-            let analysis = engine.analyze(&photo)?;
+            let image = engine.decode(&photo)?;
             drop(photo);
-            let embeddings: Vec<&[f32]> = analysis
-                .faces
-                .iter()
-                .map(|f| f.embedding.as_slice())
-                .collect();
+            let detected = engine.detect(&image)?;
+            let owned = engine.embed(&image, &detected)?;
+            let embeddings: Vec<&[f32]> = owned.iter().map(Vec::as_slice).collect();
             let verdicts = assign(engine, &embeddings, &roster.members);
             // Second pass: the faces that are nobody of the class, against everyone else.
             let (strangers, probes): (Vec<usize>, Vec<&[f32]>) = verdicts
@@ -228,21 +297,36 @@ impl Vision {
                     }
                 }
             }
-            let faces = analysis
-                .faces
+            let faces = detected
                 .iter()
+                .zip(owned)
                 .zip(verdicts)
                 .zip(outsiders)
-                .map(|((face, verdict), outsider)| RecognisedFace {
-                    bbox: face.bbox,
-                    score: face.score,
-                    verdict,
-                    outsider,
+                .map(|(((face, embedding), verdict), outsider)| {
+                    let suggested = matches!(
+                        verdict,
+                        Verdict::Unknown {
+                            suggestion: Some(_),
+                            ..
+                        }
+                    );
+                    let evidence = if suggested {
+                        Some(face_evidence(engine, &image, &detected, face, embedding)?)
+                    } else {
+                        None
+                    };
+                    Ok(RecognisedFace {
+                        bbox: face.bbox,
+                        score: face.score,
+                        verdict,
+                        outsider,
+                        evidence,
+                    })
                 })
-                .collect();
+                .collect::<Result<Vec<_>, FaceError>>()?;
             Ok(Recognition {
-                width: analysis.width,
-                height: analysis.height,
+                width: image.width(),
+                height: image.height(),
                 faces,
             })
         })
@@ -289,6 +373,30 @@ impl Vision {
         .map_err(|e| VisionError::Worker(e.to_string()))?
         .map_err(VisionError::from)
     }
+}
+
+/// The evidence of one face of a class photo (see [`FaceEvidence`]).
+fn face_evidence(
+    engine: &Engine,
+    image: &RgbImage,
+    faces: &[DetectedFace],
+    face: &DetectedFace,
+    embedding: Vec<f32>,
+) -> Result<FaceEvidence, FaceError> {
+    let aligned = engine.recognizer().align(image, face)?;
+    let pose = engine.head_pose(image, face)?;
+    let quality_config = &engine.config().quality;
+    let mut quality =
+        rollcall_face::quality::assess(faces, face, image, pose, &aligned, quality_config);
+    // A class photo has other faces by nature.
+    quality
+        .issues
+        .retain(|issue| issue.code != ReasonCode::MultipleFaces);
+    Ok(FaceEvidence {
+        embedding,
+        quality,
+        crop_jpeg: encode_crop(&aligned)?,
+    })
 }
 
 /// Assigns `faces` to the students of `roster` (one-to-one, threshold and margin).

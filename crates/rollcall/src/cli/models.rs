@@ -30,6 +30,25 @@ pub enum ModelsCommand {
     },
     /// List the sets and models the manifest knows.
     List,
+    /// Model upgrade: embed every student's stored face crops again with another recognizer
+    /// (resumable, in batches, with a progress bar). Needs the service's database and data
+    /// key settings. Exit status 0 when every student then has a template of the new
+    /// recognizer (switch with ROLLCALL_RECOGNIZER and a restart), 3 when some have none.
+    Reembed {
+        /// The new recognizer's model id (from the manifest).
+        #[arg(long)]
+        recognizer: String,
+        /// Crops embedded per batch.
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+    },
+}
+
+impl ModelsCommand {
+    /// Whether the command needs the service's settings (database, data key).
+    pub fn needs_settings(&self) -> bool {
+        matches!(self, Self::Reembed { .. })
+    }
 }
 
 /// Runs a `models` subcommand against `model_dir`, with the manifest at `manifest_path`
@@ -88,6 +107,10 @@ pub fn run(command: ModelsCommand, model_dir: &Path, manifest_path: Option<&Path
             } else {
                 ExitCode::FAILURE
             }
+        }
+        ModelsCommand::Reembed { .. } => {
+            eprintln!("rollcall: `models reembed` runs with the service's settings");
+            ExitCode::from(2)
         }
         ModelsCommand::List => {
             for set in manifest.sets() {

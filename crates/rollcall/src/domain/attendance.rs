@@ -46,6 +46,8 @@ pub struct Sighting {
 /// A face that is nobody for certain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unknown {
+    /// Its index among the photo's faces.
+    pub face: usize,
     /// Where the face is in the photo.
     pub bbox: BBox,
     /// Best similarity to any member of the class.
@@ -137,7 +139,7 @@ pub fn decide(faces: &[RecognisedFace], roster: &ClassRoster) -> Decision {
         absent: Vec::new(),
     };
     let mut seen: HashSet<StudentId> = HashSet::new();
-    for face in faces {
+    for (index, face) in faces.iter().enumerate() {
         match face.verdict {
             Verdict::Student {
                 student_id,
@@ -150,6 +152,7 @@ pub fn decide(faces: &[RecognisedFace], roster: &ClassRoster) -> Decision {
                 }),
                 // Not one of the members (or a second face for one): never a mark.
                 _ => decision.unknown.push(Unknown {
+                    face: index,
                     bbox: face.bbox,
                     best_similarity: similarity,
                     suggestion: None,
@@ -175,6 +178,7 @@ pub fn decide(faces: &[RecognisedFace], roster: &ClassRoster) -> Decision {
                         });
                     }
                     _ => decision.unknown.push(Unknown {
+                        face: index,
                         bbox: face.bbox,
                         best_similarity,
                         suggestion,
@@ -250,6 +254,7 @@ mod tests {
             score: 0.9,
             verdict,
             outsider,
+            evidence: None,
         }
     }
 
@@ -298,6 +303,8 @@ mod tests {
         assert_eq!(decision.not_in_class[0].bbox, bbox(1.0));
         assert_eq!(decision.unknown.len(), 2);
         assert_eq!(decision.unknown[0].suggestion, None);
+        // Each unknown face says which face of the photo it is.
+        assert_eq!((decision.unknown[0].face, decision.unknown[1].face), (2, 3));
         let (suggested, similarity) = decision.unknown[1].suggestion.clone().unwrap();
         assert_eq!((suggested.roll_no.as_str(), similarity), ("2", 0.39));
         // Absent: members not recognised, by roll number (2 before 10), once each.

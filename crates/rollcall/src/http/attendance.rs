@@ -7,23 +7,24 @@
 //! tests). Marking is idempotent per class, student and day: the store inserts the day's
 //! rows in one transaction and keeps a student's first record.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Query, State};
 use chrono::{NaiveDate, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
 use super::bearer::AuthTeacher;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path};
-use super::upload::{PhotoError, PhotoUpload};
+use super::upload::{PhotoError, PhotoUpload, RejectionBody};
 use crate::config::Settings;
 use crate::domain::attendance::{self, Evidence, Named, Sighting};
 use crate::domain::roll_no::RollNo;
-use crate::store::{ClassId, StudentId, TeacherId};
+use crate::store::{ClassId, StudentId, TeacherId, TemplateId};
 use crate::vision::Ticket;
 
 /// Routes of this module.
@@ -108,6 +109,12 @@ pub struct UnknownFace {
     /// the match threshold. Not marked: the teacher confirms with
     /// `PUT /attendance/{roll_no}/{date}`. Absent (null) otherwise.
     pub suggestion: Option<Suggestion>,
+    /// For a suggested face: its evidence, for an hour. Confirming with
+    /// `PUT /attendance/{roll_no}/{date}?evidence_id=<this>&teach=true` adds the face to the
+    /// student's photos. Absent for other faces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub evidence_id: Option<String>,
 }
 
 /// A student a face probably is, for the teacher to confirm.
@@ -174,8 +181,9 @@ pub struct MarkAttendanceResponse {
 }
 
 impl MarkAttendanceResponse {
-    /// The response for the evidence of a photo marked on `date`.
-    pub fn new(date: NaiveDate, evidence: Evidence) -> Self {
+    /// The response for the evidence of a photo marked on `date`; `evidence_ids` are those
+    /// of the suggested faces, by face index.
+    pub fn new(date: NaiveDate, evidence: Evidence, evidence_ids: &HashMap<usize, String>) -> Self {
         Self {
             msg: evidence.message(),
             date,
@@ -190,6 +198,7 @@ impl MarkAttendanceResponse {
                 .unknown
                 .into_iter()
                 .map(|u| UnknownFace {
+                    evidence_id: evidence_ids.get(&u.face).cloned(),
                     bbox: u.bbox.into(),
                     best_similarity: u.best_similarity,
                     suggestion: u.suggestion.map(|(s, similarity)| Suggestion {
@@ -224,6 +233,31 @@ pub struct CorrectionResponse {
     pub date: NaiveDate,
     /// Whether the student is now present that day.
     pub present: bool,
+    /// The face photo a teaching confirmation added (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub learned: Option<Learned>,
+}
+
+/// What a confirmation with `teach=true` added to the student's photos.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Learned {
+    /// The new photo (template) id.
+    pub photo_id: TemplateId,
+    /// The student's weakest photo it replaced, when they were at the limit.
+    pub replaced_photo_id: Option<TemplateId>,
+}
+
+/// Optional query of `PUT /attendance/{roll_no}/{date}`: confirm a suggested face and learn
+/// from it.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TeachQuery {
+    /// The `evidence_id` of the face in the marking response.
+    pub evidence_id: Option<String>,
+    /// `true`: add that face to the student's photos (refused with 422 and `reasons` when it
+    /// fails the quality gate; at the limit the weakest photo is replaced).
+    pub teach: Option<bool>,
 }
 
 /// Marks today's attendance of the default class from a class photo.
@@ -309,6 +343,8 @@ pub(super) async fn mark_from_photo(
         .into_iter()
         .collect();
     let evidence = decision.settle(&newly);
+    let evidence_ids =
+        super::evidence::remember(state, teacher, &recognition.faces, &evidence.unknown).await?;
     tracing::info!(
         class,
         faces = evidence.faces_detected,
@@ -319,7 +355,7 @@ pub(super) async fn mark_from_photo(
         %date,
         "attendance marked"
     );
-    Ok(MarkAttendanceResponse::new(date, evidence))
+    Ok(MarkAttendanceResponse::new(date, evidence, &evidence_ids))
 }
 
 /// The dates a student was present in the default class (none for a student who is not a
@@ -349,32 +385,57 @@ async fn get_attendance(
 }
 
 /// Manual correction in the default class: marks a student present on a day (recorded as
-/// manual).
+/// manual). With `evidence_id` and `teach=true` (a suggestion confirmed), the suggested face
+/// is also added to the student's photos first; if that is refused nothing changes.
 #[utoipa::path(put, path = "/attendance/{roll_no}/{date}", tag = "attendance",
     security(("bearer" = []), ("oauth2" = [])),
     params(
         ("roll_no" = String, Path, description = "The student's roll number"),
         ("date" = String, Path, format = Date, description = "The day, `YYYY-MM-DD`"),
+        TeachQuery,
     ),
     responses(
         (status = 200, description = "Present that day", body = CorrectionResponse),
         (status = 401, description = "Missing or invalid token", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 404, description = "No such student in the default class", body = ErrorBody),
-        (status = 422, description = "Not a valid date", body = ErrorBody),
+        (status = 404, description = "No such student in the default class, or (teaching) no \
+                                      such evidence (it expires after an hour)",
+            body = ErrorBody),
+        (status = 409, description = "Teaching: the face is enrolled as another student or is \
+                                      clearly not this student", body = ErrorBody),
+        (status = 422, description = "Not a valid date or query; teaching: the face fails the \
+                                      quality gate (with `reasons`)", body = RejectionBody),
         (status = 503, description = "A backend is unavailable", body = ErrorBody),
     ))]
 async fn set_present(
     State(state): State<AppState>,
     auth: AuthTeacher,
     Path((roll_no, date)): Path<(RollNo, String)>,
-) -> Result<Json<CorrectionResponse>, ApiError> {
+    query: Result<Query<TeachQuery>, QueryRejection>,
+) -> Result<Json<CorrectionResponse>, PhotoError> {
+    let Query(query) = query.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     let date = parse_date("date", &date)?;
     let teacher = auth.teacher_id;
     let class = state.store.default_class(teacher).await?;
-    Ok(Json(
-        correct(&state, teacher, class, &roll_no, date, true).await?,
-    ))
+    let learned = match (query.teach.unwrap_or(false), query.evidence_id) {
+        (false, _) => None,
+        (true, None) => {
+            return Err(ApiError::Unprocessable(
+                "teach=true needs the face's evidence_id from the marking response".to_owned(),
+            )
+            .into());
+        }
+        (true, Some(id)) => {
+            let added = super::evidence::teach(&state, teacher, roll_no.as_str(), &id).await?;
+            Some(Learned {
+                photo_id: added.template.id,
+                replaced_photo_id: added.replaced,
+            })
+        }
+    };
+    let mut response = correct(&state, teacher, class, &roll_no, date, true).await?;
+    response.learned = learned;
+    Ok(Json(response))
 }
 
 /// Manual correction in the default class: marks a student absent on a day (removes the
@@ -437,5 +498,6 @@ pub(super) async fn correct(
         roll_no: roll_no.clone().into_string(),
         date,
         present,
+        learned: None,
     })
 }

@@ -28,9 +28,11 @@ pub mod bearer;
 pub mod classes;
 pub mod client_ip;
 pub mod error;
+pub mod evidence;
 pub mod extract;
 pub mod headers;
 pub mod health;
+pub mod photos;
 pub mod reports;
 pub mod session;
 pub mod state;
@@ -60,7 +62,8 @@ pub const OAUTH2: &str = "oauth2";
     tags(
         (name = "accounts", description = "Sign-up, sign-in, password reset, account deletion"),
         (name = "health", description = "Liveness and readiness"),
-        (name = "students", description = "Enrolment from a photo, listing, deletion"),
+        (name = "students", description = "Enrolment from a photo, listing, deletion; a \
+                                           student's face photos and their thumbnails"),
         (name = "attendance", description = "Marking from a class photo, corrections, reports \
                                              (of the default class)"),
         (name = "classes", description = "A teacher's classes: members, attendance from a \
@@ -141,6 +144,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(accounts::router())
         .merge(session::router())
         .merge(students::router())
+        .merge(photos::router())
         .merge(attendance::router())
         .merge(reports::router())
         .merge(classes::router())

@@ -8,6 +8,7 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::token::TokenKeys;
 use crate::config::{ConfigError, Settings};
+use crate::crypto::DataKey;
 use crate::http::upload::UploadSlots;
 use crate::kv::KeyValue;
 use crate::mail::Mailer;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The face engine behind its worker pool.
     pub vision: Arc<Vision>,
+    /// Encrypts the stored face crops.
+    pub data_key: DataKey,
 }
 
 impl AppState {
@@ -49,7 +52,9 @@ impl AppState {
         vision: Arc<Vision>,
     ) -> Result<Self, ConfigError> {
         let secret = settings.resolve_jwt_secret()?;
+        let data_key = DataKey::from_bytes(&settings.resolve_data_key()?);
         Ok(Self {
+            data_key,
             tokens: Arc::new(TokenKeys::new(&secret, settings.token_ttl)),
             otp: OtpService::new(
                 kv.clone(),

@@ -13,8 +13,13 @@ use super::bearer::AuthTeacher;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path};
 use super::upload::{PhotoError, PhotoUpload, RejectionBody};
-use crate::domain::{RollNo, StudentName, roll_no, student_name};
-use crate::store::{ClassId, NewStudent, RosterEntry, StoreError, Student, TeacherId};
+use crate::crypto::crop_aad;
+use crate::domain::{RollNo, StudentName, roll_no, student_name, templates};
+use crate::store::{
+    ClassId, NewStudent, RosterEntry, StoreError, Student, TeacherId, TemplateDetails,
+    TemplateSource,
+};
+use crate::vision::Enrolled;
 
 /// Longest accepted student name, in characters.
 pub const MAX_NAME_LEN: usize = student_name::MAX_LEN;
@@ -179,27 +184,27 @@ pub(super) async fn enrol(
         return Err(roll_no_taken(roll_no.as_str()).into());
     }
 
-    // The photo moves into the engine and is dropped there: it is never stored.
-    let enrolment = state.vision.enrol(upload.ticket, Vec::from(image)).await?;
+    // The photo moves into the engine and is dropped there: it is never stored (only the
+    // aligned face crop, encrypted, unless ROLLCALL_KEEP_FACE_CROPS=false).
+    let enrolled = state.vision.enrol(upload.ticket, Vec::from(image)).await?;
+    let sealed = sealed_crop(state, teacher, &enrolled)?;
+    let details = template_details(TemplateSource::Enrolment, &enrolled, sealed.as_deref());
 
     let model_id = state.vision.recognizer_id();
     // Checked against the roster inside the insert's transaction, under a lock on the
     // teacher: two uploads of one face at the same moment cannot both get in.
     let vision = &state.vision;
-    let embedding = enrolment.embedding.as_slice();
+    let embedding = enrolled.embedding.as_slice();
     let admit = |roster: &[RosterEntry]| match vision.closest(embedding, roster) {
         Some((twin, similarity)) => {
             tracing::info!(similarity, "refused a face already enrolled");
-            Err(format!(
-                "This face is already enrolled as roll number {} ({})",
-                twin.roll_no, twin.name
-            ))
+            Err(templates::already_enrolled(&twin.roll_no, &twin.name))
         }
         None => Ok(()),
     };
     let student = state
         .store
-        .create_student_in(
+        .create_student_with(
             teacher,
             class,
             NewStudent {
@@ -208,6 +213,7 @@ pub(super) async fn enrol(
                 model_id,
                 embedding,
             },
+            details,
             &admit,
         )
         .await
@@ -222,6 +228,37 @@ pub(super) async fn enrol(
             roll_no: student.roll_no,
         },
     })
+}
+
+/// The enrolled face's crop sealed for `teacher`, or None when crops are not kept.
+pub(super) fn sealed_crop(
+    state: &AppState,
+    teacher: TeacherId,
+    enrolled: &Enrolled,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    if !state.settings.templates.keep_crops {
+        return Ok(None);
+    }
+    state
+        .data_key
+        .seal(&enrolled.crop_jpeg, &crop_aad(teacher))
+        .map(Some)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// How a template from an accepted photo is described.
+pub(super) fn template_details<'a>(
+    source: TemplateSource,
+    enrolled: &Enrolled,
+    sealed_crop: Option<&'a [u8]>,
+) -> TemplateDetails<'a> {
+    let figures = templates::figures(&enrolled.quality.metrics);
+    TemplateDetails {
+        source,
+        quality: templates::quality_score(&figures),
+        figures: Some(figures),
+        sealed_crop,
+    }
 }
 
 /// Lists the teacher's students (of every class).

@@ -66,6 +66,8 @@ pub type TeacherId = i64;
 pub type StudentId = i64;
 /// Identifies a class (unique across teachers).
 pub type ClassId = i64;
+/// Identifies a face template (unique across teachers).
+pub type TemplateId = i64;
 
 /// The name of the class every account is created with (and into which the migration to
 /// classes put every existing student and their attendance). It can be renamed.
@@ -90,7 +92,7 @@ pub enum StoreError {
     Refused(String),
     /// The signed-in teacher has no such thing: `"class"` (no class with that id among the
     /// teacher's), `"student"` (no student with that roll number, or not a member of the
-    /// class where membership is required).
+    /// class where membership is required), `"photo"` (no such face template of the student).
     #[error("{0} not found")]
     NotFound(&'static str),
 }
@@ -145,6 +147,149 @@ pub struct RosterEntry {
     pub roll_no: String,
     pub name: String,
     pub embedding: Vec<f32>,
+}
+
+/// Where a face template came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateSource {
+    /// The photo the student was enrolled with.
+    Enrolment,
+    /// A photo added later (`POST /students/{roll_no}/photos`).
+    Photo,
+    /// A face of a class photo, confirmed by the teacher.
+    Confirmation,
+    /// An embedding of the schema before templates (no crop, no quality figures).
+    Migrated,
+}
+
+impl TemplateSource {
+    /// The stored (and answered) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enrolment => "enrolment",
+            Self::Photo => "photo",
+            Self::Confirmation => "confirmation",
+            Self::Migrated => "migrated",
+        }
+    }
+
+    /// The source named `name`, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Enrolment,
+            Self::Photo,
+            Self::Confirmation,
+            Self::Migrated,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
+
+/// What the quality gate measured on a template's face.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct QualityFigures {
+    /// Face box width in the photo, in pixels.
+    pub face_width: f32,
+    /// Variance of the Laplacian of the aligned grey face.
+    pub sharpness: f32,
+    /// Mean grey level of the aligned face (0..255).
+    pub brightness: f32,
+    /// Detector confidence.
+    pub detection_score: f32,
+    /// Yaw estimated from the keypoints, in degrees.
+    pub yaw: f32,
+}
+
+/// How a new template is described, beside its embedding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TemplateDetails<'a> {
+    /// Where it came from.
+    pub source: TemplateSource,
+    /// 0..1, higher is better (see `domain::templates::quality_score`): the weakest
+    /// template is the one replaced when the student is at the limit.
+    pub quality: f32,
+    /// What the gate measured (None for migrated embeddings).
+    pub figures: Option<QualityFigures>,
+    /// The aligned face crop, already sealed (encrypted) by the caller; None when crops
+    /// are not kept.
+    pub sealed_crop: Option<&'a [u8]>,
+}
+
+impl Default for TemplateDetails<'_> {
+    fn default() -> Self {
+        Self {
+            source: TemplateSource::Enrolment,
+            quality: 0.0,
+            figures: None,
+            sealed_crop: None,
+        }
+    }
+}
+
+/// A new face template of an existing student.
+#[derive(Debug, Clone, Copy)]
+pub struct NewTemplate<'a> {
+    /// The recognizer that produced `embedding`.
+    pub model_id: &'a str,
+    pub embedding: &'a [f32],
+    pub details: TemplateDetails<'a>,
+}
+
+/// What to do when the student already has the most templates allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Refuse the new template ([`StoreError::Refused`]).
+    Refuse,
+    /// Replace the weakest template (lowest quality, then oldest).
+    ReplaceWeakest,
+}
+
+/// One face template of a student, as listed (without its embeddings or crop).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceTemplate {
+    pub id: TemplateId,
+    pub student_id: StudentId,
+    pub source: TemplateSource,
+    pub quality: f32,
+    pub figures: Option<QualityFigures>,
+    /// Recognizer models it has an embedding of, sorted.
+    pub models: Vec<String>,
+    /// Whether a (sealed) crop is stored.
+    pub has_crop: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What [`Store::add_template`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateAdded {
+    /// The new template.
+    pub template: FaceTemplate,
+    /// The template it replaced (the student was at the limit).
+    pub replaced: Option<TemplateId>,
+}
+
+/// A stored crop to embed again with another recognizer (`rollcall models reembed`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CropToEmbed {
+    pub template_id: TemplateId,
+    /// The teacher the crop belongs to (its sealing is bound to them).
+    pub teacher_id: TeacherId,
+    /// Sealed (encrypted) crop.
+    pub sealed_crop: Vec<u8>,
+}
+
+/// How far a recognizer model covers the students of every teacher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ModelCoverage {
+    /// Students (all teachers).
+    pub students: i64,
+    /// Students with at least one template embedded by the model.
+    pub covered: i64,
+    /// Templates without an embedding of the model that have a crop (can be embedded).
+    pub pending: i64,
+    /// Templates without an embedding of the model and without a crop (cannot be).
+    pub without_crop: i64,
 }
 
 /// A class of one teacher, with its number of members.
@@ -281,6 +426,18 @@ pub trait Store: Send + Sync + 'static {
         class: ClassId,
         new: NewStudent<'_>,
         admit: Admission<'_>,
+    ) -> Result<Student, StoreError> {
+        self.create_student_with(teacher, class, new, TemplateDetails::default(), admit)
+            .await
+    }
+    /// [`Store::create_student_in`], the first face template described by `details`.
+    async fn create_student_with(
+        &self,
+        teacher: TeacherId,
+        class: ClassId,
+        new: NewStudent<'_>,
+        details: TemplateDetails<'_>,
+        admit: Admission<'_>,
     ) -> Result<Student, StoreError>;
     /// Every student of the teacher, whatever their classes; sorted by roll number,
     /// numeric-aware ("2" before "10").
@@ -302,6 +459,64 @@ pub trait Store: Send + Sync + 'static {
         model_id: &str,
         embedding: &[f32],
     ) -> Result<Option<()>, StoreError>;
+    /// Adds a face template to one of the teacher's students, in one transaction under the
+    /// same lock on the teacher as enrolments: `admit` sees the teacher's whole roster for
+    /// `new.model_id` (the student's own templates included) and its `Err(reason)` refuses
+    /// with [`StoreError::Refused`]. A student with `limit` templates or more gets
+    /// `Refused` ([`WhenFull::Refuse`]) or loses their weakest template
+    /// ([`WhenFull::ReplaceWeakest`]). `NotFound("student")`.
+    async fn add_template(
+        &self,
+        teacher: TeacherId,
+        roll_no: &str,
+        new: NewTemplate<'_>,
+        limit: usize,
+        when_full: WhenFull,
+        admit: Admission<'_>,
+    ) -> Result<TemplateAdded, StoreError>;
+    /// The student's templates, oldest first. `NotFound("student")`.
+    async fn list_templates(
+        &self,
+        teacher: TeacherId,
+        roll_no: &str,
+    ) -> Result<Vec<FaceTemplate>, StoreError>;
+    /// Deletes one template (with its embeddings and crop); the student's last template is
+    /// [`StoreError::Refused`]. `NotFound("student")`, `NotFound("photo")`.
+    async fn delete_template(
+        &self,
+        teacher: TeacherId,
+        roll_no: &str,
+        id: TemplateId,
+    ) -> Result<(), StoreError>;
+    /// The sealed crop of one template (None when it has none). `NotFound("student")`,
+    /// `NotFound("photo")`.
+    async fn template_crop(
+        &self,
+        teacher: TeacherId,
+        roll_no: &str,
+        id: TemplateId,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+
+    // --- model upgrades (every teacher: for `rollcall models reembed`) ---
+    /// Up to `limit` templates with a crop and no embedding of `model_id`, with ids above
+    /// `after`, by id.
+    async fn crops_to_embed(
+        &self,
+        model_id: &str,
+        after: TemplateId,
+        limit: usize,
+    ) -> Result<Vec<CropToEmbed>, StoreError>;
+    /// Adds (or replaces) the embedding of `model_id` of a template; false when the template
+    /// no longer exists.
+    async fn add_template_embedding(
+        &self,
+        template: TemplateId,
+        model_id: &str,
+        embedding: &[f32],
+    ) -> Result<bool, StoreError>;
+    /// How far `model_id` covers the students of every teacher.
+    async fn model_coverage(&self, model_id: &str) -> Result<ModelCoverage, StoreError>;
+
     /// Every embedding of this teacher's students (all classes) produced by `model_id`.
     async fn roster(
         &self,

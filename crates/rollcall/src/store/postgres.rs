@@ -9,12 +9,14 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use super::db_error::{db_err, migrate_err};
 use super::rows::{
     self, CLASS_SELECT, ClassRosterRow, ClassRow, RosterRow, StudentDateRow, StudentRow,
-    TEACHER_COLUMNS, TeacherRow, class_name_key, now, to_stored_precision,
+    TEACHER_COLUMNS, TEMPLATE_COLUMNS, TeacherRow, TemplateModelRow, TemplateRow, class_name_key,
+    now, to_stored_precision,
 };
 use super::{
-    Admission, AutoMark, Class, ClassChange, ClassId, ClassRoster, DEFAULT_CLASS_NAME,
-    MembersAdded, NewClass, NewStudent, NewTeacher, RosterEntry, Store, StoreError, StoreOptions,
-    Student, StudentAttendance, StudentId, Teacher, TeacherId, embedding_bytes,
+    Admission, AutoMark, Class, ClassChange, ClassId, ClassRoster, CropToEmbed, DEFAULT_CLASS_NAME,
+    FaceTemplate, MembersAdded, ModelCoverage, NewClass, NewStudent, NewTeacher, NewTemplate,
+    RosterEntry, Store, StoreError, StoreOptions, Student, StudentAttendance, StudentId, Teacher,
+    TeacherId, TemplateAdded, TemplateDetails, TemplateId, WhenFull, embedding_bytes,
 };
 
 /// [`Store`] on a PostgreSQL connection pool.
@@ -211,7 +213,7 @@ impl Store for PostgresStore {
         // Classes take their memberships and attendance with them.
         for statement in [
             "DELETE FROM classes WHERE teacher_id = $1",
-            "DELETE FROM student_embeddings
+            "DELETE FROM face_templates
              WHERE student_id IN (SELECT id FROM students WHERE teacher_id = $1)",
             "DELETE FROM students WHERE teacher_id = $1",
         ] {
@@ -238,16 +240,15 @@ impl Store for PostgresStore {
         Ok(email.is_some())
     }
 
-    async fn create_student_in(
+    async fn create_student_with(
         &self,
         teacher: TeacherId,
         class: ClassId,
         new: NewStudent<'_>,
+        details: TemplateDetails<'_>,
         admit: Admission<'_>,
     ) -> Result<Student, StoreError> {
         const CONTEXT: &str = "creating a student";
-        let dim = i32::try_from(new.embedding.len())
-            .map_err(|_| StoreError::Internal(format!("{CONTEXT}: embedding too long")))?;
         let created = now();
         let mut tx = self.pool.begin().await.map_err(db_err(CONTEXT))?;
         // The teacher's row lock serialises their enrolments.
@@ -270,18 +271,12 @@ impl Store for PostgresStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err(CONTEXT))?;
-        sqlx::query(
-            "INSERT INTO student_embeddings (student_id, model_id, dim, embedding, created_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(row.id)
-        .bind(new.model_id)
-        .bind(dim)
-        .bind(embedding_bytes::encode(new.embedding))
-        .bind(created)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err(CONTEXT))?;
+        let template = NewTemplate {
+            model_id: new.model_id,
+            embedding: new.embedding,
+            details,
+        };
+        insert_template(&mut tx, row.id, &template, created).await?;
         sqlx::query(
             "INSERT INTO class_members (teacher_id, class_id, student_id, added_at)
              VALUES ($1, $2, $3, $4)",
@@ -346,14 +341,205 @@ impl Store for PostgresStore {
         embedding: &[f32],
     ) -> Result<Option<()>, StoreError> {
         const CONTEXT: &str = "adding an embedding";
-        let dim = i32::try_from(embedding.len())
-            .map_err(|_| StoreError::Internal(format!("{CONTEXT}: embedding too long")))?;
-        let done = sqlx::query(
-            "INSERT INTO student_embeddings (student_id, model_id, dim, embedding, created_at)
-             SELECT id, $3, $4, $5, $6 FROM students WHERE teacher_id = $1 AND roll_no = $2",
+        let mut tx = self.pool.begin().await.map_err(db_err(CONTEXT))?;
+        lock_teacher(&mut tx, teacher).await?;
+        let Some(student) = student_id_on(&mut *tx, teacher, roll_no).await? else {
+            return Ok(None);
+        };
+        let template = NewTemplate {
+            model_id,
+            embedding,
+            details: TemplateDetails {
+                source: super::TemplateSource::Photo,
+                ..TemplateDetails::default()
+            },
+        };
+        insert_template(&mut tx, student, &template, now()).await?;
+        tx.commit().await.map_err(db_err(CONTEXT))?;
+        Ok(Some(()))
+    }
+
+    async fn add_template(
+        &self,
+        teacher: TeacherId,
+        roll_no: &str,
+        new: NewTemplate<'_>,
+        limit: usize,
+        when_full: WhenFull,
+        admit: Admission<'_>,
+    ) -> Result<TemplateAdded, StoreError> {
+        const CONTEXT: &str = "adding a face template";
+        let mut tx = self.pool.begin().await.map_err(db_err(CONTEXT))?;
+        lock_teacher(&mut tx, teacher).await?;
+        let student = student_id_on(&mut *tx, teacher, roll_no)
+            .await?
+            .ok_or(StoreError::NotFound("student"))?;
+        let roster = roster_on(&mut *tx, teacher, new.model_id).await?;
+        admit(&roster).map_err(StoreError::Refused)?;
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM face_templates WHERE student_id = $1")
+                .bind(student)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err(CONTEXT))?;
+        let surplus = rows::templates_to_replace(count, limit);
+        let mut replaced = None;
+        if surplus > 0 {
+            if when_full == WhenFull::Refuse {
+                return Err(rows::templates_full(count, limit));
+            }
+            let weakest: Vec<TemplateId> = sqlx::query_scalar(
+                "SELECT id FROM face_templates WHERE student_id = $1
+                 ORDER BY quality, created_at, id LIMIT $2",
+            )
+            .bind(student)
+            .bind(surplus)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err(CONTEXT))?;
+            for id in &weakest {
+                sqlx::query("DELETE FROM face_templates WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err(CONTEXT))?;
+            }
+            replaced = weakest.first().copied();
+        }
+        let id = insert_template(&mut tx, student, &new, now()).await?;
+        let template = templates_on(&mut tx, student, Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Internal(format!("{CONTEXT}: the new template is gone")))?;
+        tx.commit().await.map_err(db_err(CONTEXT))?;
+        Ok(TemplateAdded { template, replaced })
+    }
+
+    async fn list_templates(
+        &self,
+        teacher: TeacherId,
+        roll_no: &str,
+    ) -> Result<Vec<FaceTemplate>, StoreError> {
+        const CONTEXT: &str = "listing face templates";
+        let mut tx = self.pool.begin().await.map_err(db_err(CONTEXT))?;
+        let student = student_id_on(&mut *tx, teacher, roll_no)
+            .await?
+            .ok_or(StoreError::NotFound("student"))?;
+        let templates = templates_on(&mut tx, student, None).await?;
+        tx.commit().await.map_err(db_err(CONTEXT))?;
+        Ok(templates)
+    }
+
+    async fn delete_template(
+        &self,
+        teacher: TeacherId,
+        roll_no: &str,
+        id: TemplateId,
+    ) -> Result<(), StoreError> {
+        const CONTEXT: &str = "deleting a face template";
+        let mut tx = self.pool.begin().await.map_err(db_err(CONTEXT))?;
+        lock_teacher(&mut tx, teacher).await?;
+        let student = student_id_on(&mut *tx, teacher, roll_no)
+            .await?
+            .ok_or(StoreError::NotFound("student"))?;
+        let counts: (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN id = $2 THEN 1 ELSE 0 END), 0) FROM face_templates WHERE student_id = $1",
+        )
+        .bind(student)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        match counts {
+            (_, 0) => return Err(StoreError::NotFound("photo")),
+            (count, _) if count <= 1 => {
+                return Err(StoreError::Refused(rows::LAST_TEMPLATE_KEPT.to_owned()));
+            }
+            _ => {}
+        }
+        sqlx::query("DELETE FROM face_templates WHERE id = $1 AND student_id = $2")
+            .bind(id)
+            .bind(student)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err(CONTEXT))?;
+        tx.commit().await.map_err(db_err(CONTEXT))?;
+        Ok(())
+    }
+
+    async fn template_crop(
+        &self,
+        teacher: TeacherId,
+        roll_no: &str,
+        id: TemplateId,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        const CONTEXT: &str = "reading a face crop";
+        let found: Option<(Option<Vec<u8>>,)> = sqlx::query_as(
+            "SELECT t.crop FROM face_templates t JOIN students s ON s.id = t.student_id
+             WHERE s.teacher_id = $1 AND s.roll_no = $2 AND t.id = $3",
         )
         .bind(teacher)
         .bind(roll_no)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        match found {
+            Some((crop,)) => Ok(crop),
+            None => match student_id_on(&self.pool, teacher, roll_no).await? {
+                Some(_) => Err(StoreError::NotFound("photo")),
+                None => Err(StoreError::NotFound("student")),
+            },
+        }
+    }
+
+    async fn crops_to_embed(
+        &self,
+        model_id: &str,
+        after: TemplateId,
+        limit: usize,
+    ) -> Result<Vec<CropToEmbed>, StoreError> {
+        let rows: Vec<(TemplateId, TeacherId, Vec<u8>)> = sqlx::query_as(
+            "SELECT t.id, s.teacher_id, t.crop
+             FROM face_templates t JOIN students s ON s.id = t.student_id
+             WHERE t.crop IS NOT NULL AND t.id > $2
+               AND NOT EXISTS (SELECT 1 FROM template_embeddings e
+                               WHERE e.template_id = t.id AND e.model_id = $1)
+             ORDER BY t.id LIMIT $3",
+        )
+        .bind(model_id)
+        .bind(after)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("reading crops to embed"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(template_id, teacher_id, sealed_crop)| CropToEmbed {
+                template_id,
+                teacher_id,
+                sealed_crop,
+            })
+            .collect())
+    }
+
+    async fn add_template_embedding(
+        &self,
+        template: TemplateId,
+        model_id: &str,
+        embedding: &[f32],
+    ) -> Result<bool, StoreError> {
+        const CONTEXT: &str = "adding a template embedding";
+        let dim = i32::try_from(embedding.len())
+            .map_err(|_| StoreError::Internal(format!("{CONTEXT}: embedding too long")))?;
+        let done = sqlx::query(
+            "INSERT INTO template_embeddings (template_id, model_id, dim, embedding, created_at)
+             SELECT id, $2, $3, $4, $5 FROM face_templates WHERE id = $1
+             ON CONFLICT (template_id, model_id) DO UPDATE
+             SET dim = EXCLUDED.dim, embedding = EXCLUDED.embedding,
+                 created_at = EXCLUDED.created_at",
+        )
+        .bind(template)
         .bind(model_id)
         .bind(dim)
         .bind(embedding_bytes::encode(embedding))
@@ -361,7 +547,31 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(db_err(CONTEXT))?;
-        Ok((done.rows_affected() > 0).then_some(()))
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn model_coverage(&self, model_id: &str) -> Result<ModelCoverage, StoreError> {
+        let (students, covered, pending, without_crop): (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM students),
+                    (SELECT COUNT(DISTINCT t.student_id) FROM face_templates t
+                     JOIN template_embeddings e ON e.template_id = t.id AND e.model_id = $1),
+                    (SELECT COUNT(*) FROM face_templates t WHERE t.crop IS NOT NULL
+                     AND NOT EXISTS (SELECT 1 FROM template_embeddings e
+                                     WHERE e.template_id = t.id AND e.model_id = $1)),
+                    (SELECT COUNT(*) FROM face_templates t WHERE t.crop IS NULL
+                     AND NOT EXISTS (SELECT 1 FROM template_embeddings e
+                                     WHERE e.template_id = t.id AND e.model_id = $1))",
+        )
+        .bind(model_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err("reading a model's coverage"))?;
+        Ok(ModelCoverage {
+            students,
+            covered,
+            pending,
+            without_crop,
+        })
     }
 
     async fn roster(
@@ -579,10 +789,12 @@ impl Store for PostgresStore {
         let rows: Vec<ClassRosterRow> = sqlx::query_as(
             "SELECT s.id AS student_id, s.roll_no, s.name, e.dim, e.embedding,
                     (m.student_id IS NOT NULL) AS member
-             FROM student_embeddings e JOIN students s ON s.id = e.student_id
+             FROM template_embeddings e
+             JOIN face_templates t ON t.id = e.template_id
+             JOIN students s ON s.id = t.student_id
              LEFT JOIN class_members m ON m.student_id = s.id AND m.class_id = $2
              WHERE s.teacher_id = $1 AND e.model_id = $3
-             ORDER BY s.id, e.id",
+             ORDER BY s.id, t.id",
         )
         .bind(teacher)
         .bind(class)
@@ -808,9 +1020,11 @@ where
 {
     let rows: Vec<RosterRow> = sqlx::query_as(
         "SELECT s.id AS student_id, s.roll_no, s.name, e.dim, e.embedding
-         FROM student_embeddings e JOIN students s ON s.id = e.student_id
+         FROM template_embeddings e
+         JOIN face_templates t ON t.id = e.template_id
+         JOIN students s ON s.id = t.student_id
          WHERE s.teacher_id = $1 AND e.model_id = $2
-         ORDER BY s.id, e.id",
+         ORDER BY s.id, t.id",
     )
     .bind(teacher)
     .bind(model_id)
@@ -818,4 +1032,107 @@ where
     .await
     .map_err(db_err("reading the roster"))?;
     rows.into_iter().map(RosterEntry::try_from).collect()
+}
+
+/// The id of the teacher's student with this roll number.
+async fn student_id_on<'e, E>(
+    executor: E,
+    teacher: TeacherId,
+    roll_no: &str,
+) -> Result<Option<StudentId>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Postgres>,
+{
+    sqlx::query_scalar("SELECT id FROM students WHERE teacher_id = $1 AND roll_no = $2")
+        .bind(teacher)
+        .bind(roll_no)
+        .fetch_optional(executor)
+        .await
+        .map_err(db_err("reading a student"))
+}
+
+/// Inserts a template of `student` with its one embedding; returns its id.
+async fn insert_template(
+    tx: &mut sqlx::PgConnection,
+    student: StudentId,
+    new: &NewTemplate<'_>,
+    created: DateTime<Utc>,
+) -> Result<TemplateId, StoreError> {
+    const CONTEXT: &str = "storing a face template";
+    let dim = i32::try_from(new.embedding.len())
+        .map_err(|_| StoreError::Internal(format!("{CONTEXT}: embedding too long")))?;
+    let d = &new.details;
+    let f = d.figures;
+    let id: TemplateId = sqlx::query_scalar(
+        "INSERT INTO face_templates (student_id, source, quality, face_width, sharpness,
+             brightness, detection_score, yaw, crop, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(student)
+    .bind(d.source.as_str())
+    .bind(d.quality)
+    .bind(f.map(|f| f.face_width))
+    .bind(f.map(|f| f.sharpness))
+    .bind(f.map(|f| f.brightness))
+    .bind(f.map(|f| f.detection_score))
+    .bind(f.map(|f| f.yaw))
+    .bind(d.sealed_crop)
+    .bind(created)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db_err(CONTEXT))?;
+    sqlx::query(
+        "INSERT INTO template_embeddings (template_id, model_id, dim, embedding, created_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(new.model_id)
+    .bind(dim)
+    .bind(embedding_bytes::encode(new.embedding))
+    .bind(created)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err(CONTEXT))?;
+    Ok(id)
+}
+
+/// The student's templates (or only `only`), oldest first, with their models.
+async fn templates_on(
+    tx: &mut sqlx::PgConnection,
+    student: StudentId,
+    only: Option<TemplateId>,
+) -> Result<Vec<FaceTemplate>, StoreError> {
+    const CONTEXT: &str = "reading face templates";
+    let rows: Vec<TemplateRow> = sqlx::query_as(&format!(
+        "SELECT {TEMPLATE_COLUMNS} FROM face_templates t
+         WHERE t.student_id = $1 AND ($2::BIGINT IS NULL OR t.id = $2)
+         ORDER BY t.created_at, t.id"
+    ))
+    .bind(student)
+    .bind(only)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db_err(CONTEXT))?;
+    let models: Vec<TemplateModelRow> = sqlx::query_as(
+        "SELECT e.template_id, e.model_id FROM template_embeddings e
+         JOIN face_templates t ON t.id = e.template_id
+         WHERE t.student_id = $1 AND ($2::BIGINT IS NULL OR t.id = $2)",
+    )
+    .bind(student)
+    .bind(only)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db_err(CONTEXT))?;
+    rows::templates(rows, models)
+}
+
+/// Locks the teacher's row for the transaction: serialises enrolments and template changes
+/// of one teacher.
+async fn lock_teacher(tx: &mut sqlx::PgConnection, teacher: TeacherId) -> Result<(), StoreError> {
+    sqlx::query("SELECT 1 FROM teachers WHERE id = $1 FOR UPDATE")
+        .bind(teacher)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("locking a teacher"))?;
+    Ok(())
 }

@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 
 use super::natural_order::natural_cmp;
 use super::{
-    Class, ClassId, ClassRoster, RosterEntry, StoreError, Student, StudentAttendance, StudentId,
-    Teacher, TeacherId, embedding_bytes,
+    Class, ClassId, ClassRoster, FaceTemplate, QualityFigures, RosterEntry, StoreError, Student,
+    StudentAttendance, StudentId, Teacher, TeacherId, TemplateId, TemplateSource, embedding_bytes,
 };
 
 /// The current instant, truncated to microseconds (PostgreSQL's precision) so that both
@@ -261,4 +261,104 @@ pub fn dates_of_one(rows: Vec<Option<NaiveDate>>) -> Option<Vec<NaiveDate>> {
     dates.sort_unstable();
     dates.dedup();
     Some(dates)
+}
+
+/// Columns of `face_templates t` that make a [`TemplateRow`].
+pub const TEMPLATE_COLUMNS: &str = "t.id, t.student_id, t.source, t.quality, t.face_width, \
+     t.sharpness, t.brightness, t.detection_score, t.yaw, (t.crop IS NOT NULL) AS has_crop, \
+     t.created_at";
+
+/// One row of `face_templates` (without the crop), in the order of [`TEMPLATE_COLUMNS`].
+#[derive(Debug, sqlx::FromRow)]
+pub struct TemplateRow {
+    pub id: TemplateId,
+    pub student_id: StudentId,
+    pub source: String,
+    pub quality: f32,
+    pub face_width: Option<f32>,
+    pub sharpness: Option<f32>,
+    pub brightness: Option<f32>,
+    pub detection_score: Option<f32>,
+    pub yaw: Option<f32>,
+    pub has_crop: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A template's embedding model, for [`templates`].
+#[derive(Debug, sqlx::FromRow)]
+pub struct TemplateModelRow {
+    pub template_id: TemplateId,
+    pub model_id: String,
+}
+
+/// Builds templates from their rows and the models they have embeddings of.
+pub fn templates(
+    rows: Vec<TemplateRow>,
+    models: Vec<TemplateModelRow>,
+) -> Result<Vec<FaceTemplate>, StoreError> {
+    let mut by_template: std::collections::HashMap<TemplateId, Vec<String>> =
+        std::collections::HashMap::new();
+    for m in models {
+        by_template
+            .entry(m.template_id)
+            .or_default()
+            .push(m.model_id);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let source = TemplateSource::parse(&row.source).ok_or_else(|| {
+                StoreError::Internal(format!(
+                    "template {} has an unknown source {:?}",
+                    row.id, row.source
+                ))
+            })?;
+            let figures = match (
+                row.face_width,
+                row.sharpness,
+                row.brightness,
+                row.detection_score,
+                row.yaw,
+            ) {
+                (Some(face_width), Some(sharpness), Some(brightness), Some(score), Some(yaw)) => {
+                    Some(QualityFigures {
+                        face_width,
+                        sharpness,
+                        brightness,
+                        detection_score: score,
+                        yaw,
+                    })
+                }
+                _ => None,
+            };
+            let mut models = by_template.remove(&row.id).unwrap_or_default();
+            models.sort_unstable();
+            Ok(FaceTemplate {
+                id: row.id,
+                student_id: row.student_id,
+                source,
+                quality: row.quality,
+                figures,
+                models,
+                has_crop: row.has_crop,
+                created_at: row.created_at,
+            })
+        })
+        .collect()
+}
+
+/// Why a student at the limit cannot get another template.
+pub fn templates_full(count: i64, limit: usize) -> StoreError {
+    StoreError::Refused(format!(
+        "This student already has {count} photos, the most allowed ({limit}); delete one first"
+    ))
+}
+
+/// Why a student's last template cannot be deleted.
+pub const LAST_TEMPLATE_KEPT: &str = "This is the student's only photo: add another photo \
+     before deleting this one (or delete the student)";
+
+/// How many of a student's `count` templates must go so that one more fits under `limit`.
+pub fn templates_to_replace(count: i64, limit: usize) -> i64 {
+    let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+    (count - limit + 1).max(0)
 }

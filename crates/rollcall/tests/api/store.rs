@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeZone, Utc};
+use rollcall::crypto::{CryptoError, DataKey, crop_aad};
 use rollcall::store::{
-    self, AutoMark, ClassChange, ClassId, NewClass, NewStudent, NewTeacher, PostgresStore,
-    RosterEntry, SqliteStore, Store, StoreError, StoreOptions, Student, StudentId, Teacher,
-    TeacherId,
+    self, AutoMark, ClassChange, ClassId, NewClass, NewStudent, NewTeacher, NewTemplate,
+    PostgresStore, QualityFigures, RosterEntry, SqliteStore, Store, StoreError, StoreOptions,
+    Student, StudentId, Teacher, TeacherId, TemplateDetails, TemplateSource, WhenFull,
 };
 use sqlx::migrate::{Migration, Migrator};
 
@@ -144,6 +145,10 @@ store_suite!(
     classes_isolated_between_teachers,
     migrate_twice,
     revoked_tokens_until_they_expire,
+    templates_crud_and_limit,
+    templates_cascade_with_student_and_teacher,
+    template_crops_are_encrypted_at_rest,
+    templates_to_reembed,
 );
 
 // --- helpers ---
@@ -351,7 +356,7 @@ async fn students_create_conflict_and_order(h: Harness) {
     );
     // The failed create left nothing behind.
     assert_eq!(store.list_students(t.id).await.unwrap().len(), 7);
-    assert_eq!(h.count("student_embeddings").await, 7);
+    assert_eq!(h.count("template_embeddings").await, 7);
 
     // Roll numbers are unique per teacher only.
     student(store, other.id, "2").await;
@@ -377,7 +382,7 @@ async fn delete_student_cascades(h: Harness) {
     assert!(!store.delete_student(t.id, "7").await.unwrap());
     assert_eq!(store.student_by_roll_no(t.id, "7").await.unwrap(), None);
     assert_eq!(h.count("attendance").await, 1);
-    assert_eq!(h.count("student_embeddings").await, 1);
+    assert_eq!(h.count("template_embeddings").await, 1);
     let roster = store.roster(t.id, "arcface-r100").await.unwrap();
     assert_eq!(roster.len(), 1);
     assert_eq!(roster[0].student_id, keep.id);
@@ -463,7 +468,7 @@ async fn several_embeddings_per_student(h: Harness) {
     assert_eq!(roster_b[0].embedding, upgraded);
 
     assert!(store.delete_student(t.id, "1").await.unwrap());
-    assert_eq!(h.count("student_embeddings").await, 0);
+    assert_eq!(h.count("template_embeddings").await, 0);
 }
 
 async fn cross_teacher_isolation(h: Harness) {
@@ -675,7 +680,7 @@ async fn admission_sees_concurrent_enrolments(h: Harness) {
     assert_eq!(admitted.len(), 1, "admitted {admitted:?}");
     assert_eq!(refused, 7);
     assert_eq!(h.count("students").await, 1);
-    assert_eq!(h.count("student_embeddings").await, 1);
+    assert_eq!(h.count("template_embeddings").await, 1);
     assert_eq!(h.count("class_members").await, 1);
     // A refusal changes nothing; another face still gets in.
     student(h.store(), t.id, "9").await;
@@ -841,7 +846,7 @@ async fn delete_teacher_removes_everything(h: Harness) {
     assert!(store.list_classes(a.id).await.unwrap().is_empty());
     assert_eq!(h.count("teachers").await, 1);
     assert_eq!(h.count("students").await, 1);
-    assert_eq!(h.count("student_embeddings").await, 1);
+    assert_eq!(h.count("template_embeddings").await, 1);
     assert_eq!(h.count("classes").await, 1);
     assert_eq!(h.count("class_members").await, 1);
     assert_eq!(h.count("attendance").await, 1);
@@ -1257,7 +1262,7 @@ async fn class_and_student_deletion_cascade(h: Harness) {
     assert_eq!(h.count("class_members").await, 4);
     assert_eq!(h.count("attendance").await, 4);
     assert_eq!(h.count("students").await, 2);
-    assert_eq!(h.count("student_embeddings").await, 2);
+    assert_eq!(h.count("template_embeddings").await, 2);
     not_found(store.class_students(t.id, science).await, "class");
     assert_eq!(
         store.attendance_dates(t.id, art, "1").await.unwrap(),
@@ -1627,6 +1632,12 @@ async fn migration_moves_existing_data_into_default_class(h: Harness) {
     assert_eq!(roster.members.len(), 3);
     assert!(roster.others.is_empty());
     assert!(roster.members.iter().all(|e| e.embedding == [1.0, 0.0]));
+    // Each embedding became a template of its own, without crop or figures.
+    let migrated = store.list_templates(alice.id, "2").await.unwrap();
+    assert_eq!(migrated.len(), 1);
+    assert_eq!(migrated[0].source, store::TemplateSource::Migrated);
+    assert_eq!(migrated[0].models, ["arcface-r100"]);
+    assert!(!migrated[0].has_crop && migrated[0].figures.is_none());
 
     // The migrated data behaves like new data: marking is still idempotent, the new
     // tables work, new accounts get their default class.
@@ -1874,4 +1885,387 @@ async fn postgres_statement_stuck_behind_a_lock_is_unavailable_within_the_timeou
     drop(store);
     drop(locker);
     db.drop_db().await;
+}
+
+// --- face templates (issue 13) ---
+
+fn figures(face_width: f32) -> QualityFigures {
+    QualityFigures {
+        face_width,
+        sharpness: 120.0,
+        brightness: 110.0,
+        detection_score: 0.9,
+        yaw: 3.5,
+    }
+}
+
+fn new_template<'a>(
+    model_id: &'a str,
+    embedding: &'a [f32],
+    quality: f32,
+    sealed_crop: Option<&'a [u8]>,
+) -> NewTemplate<'a> {
+    NewTemplate {
+        model_id,
+        embedding,
+        details: TemplateDetails {
+            source: TemplateSource::Photo,
+            quality,
+            figures: Some(figures(100.0 + quality)),
+            sealed_crop,
+        },
+    }
+}
+
+/// Admits anything.
+fn admit_all(_: &[RosterEntry]) -> Result<(), String> {
+    Ok(())
+}
+
+#[track_caller]
+fn refused<T: std::fmt::Debug>(result: Result<T, StoreError>, needle: &str) {
+    match result {
+        Err(StoreError::Refused(reason)) if reason.contains(needle) => {}
+        other => panic!("expected Refused(..{needle}..), got {other:?}"),
+    }
+}
+
+async fn templates_crud_and_limit(h: Harness) {
+    let store = h.store();
+    let t = teacher(store, "alice").await;
+    let other = teacher(store, "bob").await;
+    let s = student(store, t.id, "1").await;
+    student(store, t.id, "2").await;
+
+    // Enrolment made the first template: no figures, no crop, quality 0.
+    let first = store.list_templates(t.id, "1").await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].student_id, s.id);
+    assert_eq!(first[0].source, TemplateSource::Enrolment);
+    assert_eq!(first[0].models, ["arcface-r100"]);
+    assert!(!first[0].has_crop && first[0].figures.is_none());
+
+    // Two more, up to a limit of 3.
+    let (e1, e2, e3) = (embedding(101), embedding(102), embedding(103));
+    let crop = [1u8, 2, 3];
+    let a = store
+        .add_template(
+            t.id,
+            "1",
+            new_template("arcface-r100", &e1, 0.8, Some(&crop)),
+            3,
+            WhenFull::Refuse,
+            &admit_all,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.replaced, None);
+    assert_eq!(a.template.source, TemplateSource::Photo);
+    assert_eq!(a.template.figures, Some(figures(100.8)));
+    assert!(a.template.has_crop);
+    let b = store
+        .add_template(
+            t.id,
+            "1",
+            new_template("arcface-r100", &e2, 0.6, None),
+            3,
+            WhenFull::Refuse,
+            &admit_all,
+        )
+        .await
+        .unwrap();
+    assert!(!b.template.has_crop);
+    assert_eq!(store.list_templates(t.id, "1").await.unwrap().len(), 3);
+    // Matching sees every template of the student.
+    let roster = store.roster(t.id, "arcface-r100").await.unwrap();
+    assert_eq!(roster.iter().filter(|e| e.student_id == s.id).count(), 3);
+    assert!(roster.iter().any(|e| e.embedding == e2));
+
+    // At the limit: refused, or the weakest (the enrolment's, quality 0) is replaced.
+    let full = store
+        .add_template(
+            t.id,
+            "1",
+            new_template("arcface-r100", &e3, 0.9, None),
+            3,
+            WhenFull::Refuse,
+            &admit_all,
+        )
+        .await;
+    refused(full, "most allowed (3)");
+    let c = store
+        .add_template(
+            t.id,
+            "1",
+            new_template("arcface-r100", &e3, 0.9, None),
+            3,
+            WhenFull::ReplaceWeakest,
+            &admit_all,
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.replaced, Some(first[0].id));
+    let ids: Vec<_> = store
+        .list_templates(t.id, "1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(ids, [a.template.id, b.template.id, c.template.id]);
+    // A lower limit (configuration changed) replaces as many as needed.
+    let d = store
+        .add_template(
+            t.id,
+            "1",
+            new_template("arcface-r100", &e3, 0.7, None),
+            2,
+            WhenFull::ReplaceWeakest,
+            &admit_all,
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.replaced, Some(b.template.id));
+    let kept: Vec<_> = store
+        .list_templates(t.id, "1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(kept, [c.template.id, d.template.id]);
+
+    // The admission check sees the teacher's roster and can refuse; nothing is added.
+    let seen = std::sync::Mutex::new(0usize);
+    let no = |roster: &[RosterEntry]| {
+        *seen.lock().unwrap() = roster.len();
+        Err("looks like someone else".to_owned())
+    };
+    let result = store
+        .add_template(
+            t.id,
+            "1",
+            new_template("arcface-r100", &e1, 0.5, None),
+            5,
+            WhenFull::Refuse,
+            &no,
+        )
+        .await;
+    refused(result, "someone else");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        3,
+        "two of student 1, one of student 2"
+    );
+    assert_eq!(store.list_templates(t.id, "1").await.unwrap().len(), 2);
+
+    // Unknown students, including another teacher's.
+    let nobody = store
+        .add_template(
+            t.id,
+            "9",
+            new_template("arcface-r100", &e1, 0.5, None),
+            5,
+            WhenFull::Refuse,
+            &admit_all,
+        )
+        .await;
+    not_found(nobody, "student");
+    not_found(store.list_templates(other.id, "1").await, "student");
+    not_found(
+        store.delete_template(other.id, "1", c.template.id).await,
+        "student",
+    );
+    // Another student's template is not this one's.
+    let twos = store.list_templates(t.id, "2").await.unwrap();
+    not_found(store.delete_template(t.id, "1", twos[0].id).await, "photo");
+
+    // Delete down to one; the last one stays.
+    store
+        .delete_template(t.id, "1", c.template.id)
+        .await
+        .unwrap();
+    not_found(
+        store.delete_template(t.id, "1", c.template.id).await,
+        "photo",
+    );
+    refused(
+        store.delete_template(t.id, "1", d.template.id).await,
+        "only photo",
+    );
+    let left = store.list_templates(t.id, "1").await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, d.template.id);
+}
+
+async fn templates_cascade_with_student_and_teacher(h: Harness) {
+    let store = h.store();
+    let t = teacher(store, "alice").await;
+    let keep = teacher(store, "bob").await;
+    student(store, t.id, "1").await;
+    student(store, t.id, "2").await;
+    student(store, keep.id, "1").await;
+    let e = embedding(5);
+    for roll in ["1", "1", "2"] {
+        store
+            .add_template(
+                t.id,
+                roll,
+                new_template("arcface-r100", &e, 0.5, Some(b"sealed")),
+                5,
+                WhenFull::Refuse,
+                &admit_all,
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(h.count("face_templates").await, 6);
+    assert!(store.delete_student(t.id, "1").await.unwrap());
+    assert_eq!(h.count("face_templates").await, 3);
+    assert_eq!(h.count("template_embeddings").await, 3);
+    assert!(store.delete_teacher(t.id).await.unwrap());
+    assert_eq!(h.count("face_templates").await, 1);
+    assert_eq!(h.count("template_embeddings").await, 1);
+    assert_eq!(store.list_templates(keep.id, "1").await.unwrap().len(), 1);
+}
+
+async fn template_crops_are_encrypted_at_rest(h: Harness) {
+    let store = h.store();
+    let t = teacher(store, "alice").await;
+    let other = teacher(store, "bob").await;
+    student(store, t.id, "1").await;
+    student(store, other.id, "1").await;
+    let key = DataKey::random();
+    let jpeg = b"\xff\xd8 a face crop, as JPEG bytes \xff\xd9".to_vec();
+    let sealed = key.seal(&jpeg, &crop_aad(t.id)).unwrap();
+    let e = embedding(9);
+    let added = store
+        .add_template(
+            t.id,
+            "1",
+            new_template("arcface-r100", &e, 0.5, Some(&sealed)),
+            5,
+            WhenFull::Refuse,
+            &admit_all,
+        )
+        .await
+        .unwrap();
+    let id = added.template.id;
+
+    // What the database holds is the sealed value, not the JPEG.
+    let stored = store.template_crop(t.id, "1", id).await.unwrap().unwrap();
+    assert_eq!(stored, sealed);
+    assert!(!stored.windows(jpeg.len()).any(|w| w == jpeg.as_slice()));
+    // Round trip with the key.
+    assert_eq!(key.open(&stored, &crop_aad(t.id)).unwrap(), jpeg);
+    // Another key fails cleanly, naming the cause.
+    let err = DataKey::random()
+        .open(&stored, &crop_aad(t.id))
+        .unwrap_err();
+    assert_eq!(err, CryptoError::WrongKey);
+    assert!(err.to_string().contains("ROLLCALL_DATA_KEY"), "{err}");
+    // Bound to its teacher: as another teacher's it does not open either.
+    assert_eq!(
+        key.open(&stored, &crop_aad(other.id)),
+        Err(CryptoError::WrongKey)
+    );
+
+    // Only the owner reaches it; a template without a crop has none.
+    not_found(store.template_crop(other.id, "1", id).await, "photo");
+    not_found(store.template_crop(t.id, "2", id).await, "student");
+    let enrolment = store.list_templates(t.id, "1").await.unwrap()[0].id;
+    assert_eq!(
+        store.template_crop(t.id, "1", enrolment).await.unwrap(),
+        None
+    );
+    // Deleting the template deletes its crop.
+    store.delete_template(t.id, "1", id).await.unwrap();
+    not_found(store.template_crop(t.id, "1", id).await, "photo");
+}
+
+async fn templates_to_reembed(h: Harness) {
+    let store = h.store();
+    let t = teacher(store, "alice").await;
+    let other = teacher(store, "bob").await;
+    // Enrolled without a crop (cannot be re-embedded), then a photo with one each.
+    student(store, t.id, "1").await;
+    student(store, t.id, "2").await;
+    student(store, other.id, "3").await;
+    let e = embedding(1);
+    let mut with_crops = Vec::new();
+    for (teacher, roll) in [(t.id, "1"), (t.id, "2"), (other.id, "3")] {
+        let added = store
+            .add_template(
+                teacher,
+                roll,
+                new_template("old", &e, 0.5, Some(roll.as_bytes())),
+                5,
+                WhenFull::Refuse,
+                &admit_all,
+            )
+            .await
+            .unwrap();
+        with_crops.push(added.template.id);
+    }
+    let before = store.model_coverage("new").await.unwrap();
+    assert_eq!(
+        (
+            before.students,
+            before.covered,
+            before.pending,
+            before.without_crop
+        ),
+        (3, 0, 3, 3)
+    );
+
+    // In batches, resumable by id.
+    let first = store.crops_to_embed("new", 0, 2).await.unwrap();
+    let ids: Vec<_> = first.iter().map(|c| c.template_id).collect();
+    assert_eq!(ids, with_crops[..2]);
+    assert_eq!(first[1].sealed_crop, b"2");
+    assert_eq!(first[1].teacher_id, t.id);
+    let rest = store.crops_to_embed("new", ids[1], 2).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].template_id, with_crops[2]);
+
+    let upgraded = vec![0.5_f32; 4];
+    for crop in first.iter().chain(&rest) {
+        assert!(
+            store
+                .add_template_embedding(crop.template_id, "new", &upgraded)
+                .await
+                .unwrap()
+        );
+    }
+    // Again is harmless; a template that is gone is reported.
+    assert!(
+        store
+            .add_template_embedding(with_crops[0], "new", &upgraded)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .add_template_embedding(i64::MAX, "new", &upgraded)
+            .await
+            .unwrap()
+    );
+    assert!(store.crops_to_embed("new", 0, 10).await.unwrap().is_empty());
+    let after = store.model_coverage("new").await.unwrap();
+    assert_eq!(
+        (
+            after.students,
+            after.covered,
+            after.pending,
+            after.without_crop
+        ),
+        (3, 3, 0, 3)
+    );
+    // Each model's roster has its own embeddings; the old one is untouched.
+    let new_roster = store.roster(t.id, "new").await.unwrap();
+    assert_eq!(new_roster.len(), 2);
+    assert!(new_roster.iter().all(|e| e.embedding == upgraded));
+    assert_eq!(store.roster(t.id, "old").await.unwrap().len(), 2);
+    let listed = store.list_templates(t.id, "2").await.unwrap();
+    assert_eq!(listed[1].models, ["new", "old"]);
 }

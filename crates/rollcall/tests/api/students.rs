@@ -494,3 +494,373 @@ async fn roll_numbers_have_one_spelling_sqlite() {
 async fn roll_numbers_have_one_spelling_postgres() {
     roll_numbers_have_one_spelling(Backend::PostgresRedis).await;
 }
+
+// --- face photos (issue 13) ---
+
+impl common::TestApp {
+    /// `POST /students/{roll_no}/photos` with a photo file (claimed as JPEG).
+    async fn add_photo(
+        &self,
+        token: &str,
+        roll_no: &str,
+        file: &std::path::Path,
+    ) -> reqwest::Response {
+        let bytes = std::fs::read(file).unwrap();
+        let form = Form::new().part("image", part(bytes, "photo.jpg", "image/jpeg"));
+        self.client
+            .post(self.url(&format!("/students/{roll_no}/photos")))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Adds to `roll_no` the next photo of `person` after `after` (file-name order) that
+    /// the quality gate accepts, as a teacher would: no group photo is looked at.
+    async fn add_next_photo(
+        &self,
+        token: &str,
+        person: &str,
+        roll_no: &str,
+        after: &std::path::Path,
+    ) -> (std::path::PathBuf, Value) {
+        let photos = identity_photos(person);
+        let start = photos.iter().position(|p| p == after).unwrap() + 1;
+        for path in &photos[start..] {
+            let r = self.add_photo(token, roll_no, path).await;
+            let status = r.status();
+            let body: Value = r.json().await.unwrap();
+            if status == StatusCode::CREATED {
+                return (path.clone(), body);
+            }
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        }
+        panic!("no further photo of {person} passes the gate");
+    }
+}
+
+/// Adding, listing, deleting photos and their thumbnails; refusals with their reasons;
+/// another teacher sees none of it.
+async fn photos_lifecycle(backend: Backend) {
+    let app = spawn(backend, |s| s.templates.per_student = 3).await;
+    let token = app.signed_in_teacher().await;
+    let other = app.signed_in_teacher().await;
+    let first = app.enrol_person(&token, "matthew_perry", "1").await;
+    let kudrow = app.enrol_person(&token, "lisa_kudrow", "2").await;
+
+    let list = app.get_json("/students/1/photos", &token).await;
+    let photos = list["photos"].as_array().unwrap();
+    assert_eq!(photos.len(), 1, "{list}");
+    assert_eq!(photos[0]["source"], "enrolment");
+    assert_eq!(photos[0]["model"], "faceplugin_fr_feature_512");
+    assert_eq!(photos[0]["thumbnail"], true);
+    assert!(photos[0]["sharpness"].as_f64().unwrap() > 0.0, "{list}");
+    let enrolment_id = photos[0]["id"].as_i64().unwrap();
+
+    // A second photo of the same person.
+    let (_, added) = app
+        .add_next_photo(&token, "matthew_perry", "1", &first)
+        .await;
+    assert_eq!(added["source"], "photo");
+    let added_id = added["id"].as_i64().unwrap();
+    let list = app.get_json("/students/1/photos", &token).await;
+    let ids: Vec<i64> = list["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [enrolment_id, added_id]);
+
+    // Another student's face: 409 naming them; someone else entirely: 409, not this person.
+    let body = expect(
+        app.add_photo(&token, "1", &kudrow).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("roll number 2"),
+        "{body}"
+    );
+    let stranger = &identity_photos("barack_obama")[0];
+    let body = expect(
+        app.add_photo(&token, "1", stranger).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not look like matthew_perry"),
+        "{body}"
+    );
+    // The quality gate's 422 with reasons, as /addStudent; an unknown student is 404.
+    let r = app
+        .add_photo(
+            &token,
+            "1",
+            &classroom::faces_dir().join("hard/no_face/dogs.jpg"),
+        )
+        .await;
+    let body = expect(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(body["reasons"][0]["code"], "NO_FACE", "{body}");
+    expect(
+        app.add_photo(&token, "9", &first).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(
+        app.get_json("/students/1/photos", &token).await["photos"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // The thumbnail: a small 112x112 JPEG, private to its teacher.
+    let path = format!("/students/1/photos/{added_id}/thumbnail");
+    let r = app.call(Method::GET, &path, &token).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    assert_eq!(r.headers()["cache-control"], "private");
+    let jpeg = r.bytes().await.unwrap();
+    assert!(jpeg.len() < 16 * 1024, "{} bytes", jpeg.len());
+    let decoded = image::load_from_memory(&jpeg).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (112, 112));
+    for path in [
+        path.clone(),
+        "/students/1/photos".to_owned(),
+        format!("/students/1/photos/{enrolment_id}/thumbnail"),
+    ] {
+        let r = app.call(Method::GET, &path, &other).await;
+        expect(r, StatusCode::NOT_FOUND).await;
+    }
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/students/1/photos/{added_id}"),
+            &other,
+        )
+        .await;
+    expect(r, StatusCode::NOT_FOUND).await;
+
+    // The limit (3 here).
+    let (_, third) = app
+        .add_next_photo(&token, "matthew_perry", "1", &first)
+        .await;
+    let body = expect(
+        app.add_photo(&token, "1", &first).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("most allowed (3)"),
+        "{body}"
+    );
+
+    // Delete down to one; never the last; the thumbnail goes with its photo.
+    for id in [added_id, third["id"].as_i64().unwrap()] {
+        let r = app
+            .call(Method::DELETE, &format!("/students/1/photos/{id}"), &token)
+            .await;
+        assert_eq!(expect(r, StatusCode::OK).await["msg"], "Photo deleted");
+    }
+    let r = app.call(Method::GET, &path, &token).await;
+    expect(r, StatusCode::NOT_FOUND).await;
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/students/1/photos/{enrolment_id}"),
+            &token,
+        )
+        .await;
+    let body = expect(r, StatusCode::CONFLICT).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("only photo"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_lifecycle_sqlite() {
+    photos_lifecycle(Backend::SqliteInProcess).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_lifecycle_postgres() {
+    photos_lifecycle(Backend::PostgresRedis).await;
+}
+
+/// `ROLLCALL_KEEP_FACE_CROPS=false`: no crop is stored, thumbnails are 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_crops_are_kept_when_forbidden() {
+    let app = spawn(Backend::SqliteInProcess, |s| s.templates.keep_crops = false).await;
+    let token = app.signed_in_teacher().await;
+    app.enrol_person(&token, "matthew_perry", "1").await;
+    let list = app.get_json("/students/1/photos", &token).await;
+    let photo = &list["photos"][0];
+    assert_eq!(photo["thumbnail"], false, "{list}");
+    let path = format!("/students/1/photos/{}/thumbnail", photo["id"]);
+    expect(
+        app.call(Method::GET, &path, &token).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let db = app.settings.data_dir.join("rollcall.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let crops: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM face_templates WHERE crop IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(crops, 0);
+}
+
+/// The four people of `friends_four.jpg`.
+const FRIENDS_FOUR: [&str; 4] = [
+    "courteney_cox",
+    "jennifer_aniston",
+    "matt_leblanc",
+    "matthew_perry",
+];
+
+/// The students a marking response recognised (newly marked or already present).
+fn recognised(body: &Value) -> std::collections::BTreeSet<String> {
+    let mut all = roll_nos(&body["marked"]);
+    all.extend(roll_nos(&body["already_present"]));
+    all
+}
+
+/// Model upgrade: students enrolled with fr_feature are re-embedded from their stored crops
+/// with mobilefacenet_expo (`rollcall models reembed`, resumable); a server on the new model
+/// then marks the same photo correctly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reembed_to_another_recognizer_keeps_attendance() {
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2024, 9, d).unwrap();
+    let app = spawn(Backend::SqliteInProcess, |s| {
+        s.attendance_date = Some(day(2))
+    })
+    .await;
+    let token = app.signed_in_teacher().await;
+    for person in FRIENDS_FOUR {
+        app.enrol_person(&token, person, person).await;
+    }
+    let before = expect(
+        app.mark(&token, photo("groups/friends_four.jpg")).await,
+        StatusCode::OK,
+    )
+    .await;
+    let marked_before = recognised(&before);
+
+    let model_dir = app.settings.vision.model_dir.clone();
+    let run = |batch| {
+        rollcall::cli::reembed::run(
+            &app.settings,
+            "mobilefacenet_expo",
+            batch,
+            model_dir.clone(),
+        )
+    };
+    let report = run(3).await.unwrap();
+    assert_eq!(report.embedded, 4, "{report:?}");
+    assert!(report.complete(), "{report:?}");
+    // Resumable: nothing is left to do.
+    let again = run(3).await.unwrap();
+    assert_eq!(again.embedded, 0, "{again:?}");
+    let list = app.get_json("/students/matt_leblanc/photos", &token).await;
+    assert_eq!(
+        list["photos"][0]["models"],
+        json!(["faceplugin_fr_feature_512", "mobilefacenet_expo"])
+    );
+
+    // The switch: the same database and data key, ROLLCALL_RECOGNIZER=mobilefacenet_expo.
+    let mut settings = app.settings.clone();
+    settings.vision.recognizer = "mobilefacenet_expo".to_owned();
+    settings.attendance_date = Some(day(3));
+    let upgraded = rollcall::app::Application::build(settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", upgraded.port());
+    tokio::spawn(upgraded.run_until_stopped());
+    let form = Form::new().part(
+        "file",
+        part(photo("groups/friends_four.jpg"), "class.jpg", "image/jpeg"),
+    );
+    let r = app
+        .client
+        .post(format!("{base}/mark_attendance"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let after = expect(r, StatusCode::OK).await;
+    let marked_after = recognised(&after);
+    let everyone: std::collections::BTreeSet<String> =
+        FRIENDS_FOUR.iter().map(|p| p.to_string()).collect();
+    eprintln!("fr_feature marked {marked_before:?}; mobilefacenet_expo marked {marked_after:?}");
+    assert!(marked_after.is_subset(&everyone), "{after}");
+    assert!(marked_after.is_superset(&marked_before), "{after}");
+    let list = app.get_json("/students/matt_leblanc/photos", &token).await;
+    assert_eq!(list["photos"][0]["model"], "faceplugin_fr_feature_512");
+    let r = app
+        .client
+        .get(format!("{base}/students/matt_leblanc/photos"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        expect(r, StatusCode::OK).await["photos"][0]["model"],
+        "mobilefacenet_expo"
+    );
+}
+
+/// Issue 13's case, picked from the data by `cargo test -p rollcall-face --test engine
+/// groups::templates_per_person -- --nocapture` (1 -> 2 templates): Jennifer Aniston,
+/// enrolled from her first accepted photo, is not recognised in `friends_four.jpg` (0.374,
+/// only suggested); with her next accepted photo added (the rule looks at no group photo)
+/// she is marked present.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_photo_finds_jennifer_aniston_in_friends_four() {
+    let day = chrono::NaiveDate::from_ymd_opt(2024, 9, 2).unwrap();
+    let app = spawn(Backend::SqliteInProcess, |s| s.attendance_date = Some(day)).await;
+    let token = app.signed_in_teacher().await;
+    let mut first = std::path::PathBuf::new();
+    for person in FRIENDS_FOUR {
+        let path = app.enrol_person(&token, person, person).await;
+        if person == "jennifer_aniston" {
+            first = path;
+        }
+    }
+    let one = expect(
+        app.mark(&token, photo("groups/friends_four.jpg")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(!recognised(&one).contains("jennifer_aniston"), "{one}");
+    assert_eq!(recognised(&one).len(), 3, "{one}");
+
+    let (second, _) = app
+        .add_next_photo(&token, "jennifer_aniston", "jennifer_aniston", &first)
+        .await;
+    eprintln!("enrolled from {} and {}", first.display(), second.display());
+    let two = expect(
+        app.mark(&token, photo("groups/friends_four.jpg")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        roll_nos(&two["marked"]),
+        ["jennifer_aniston".to_owned()].into(),
+        "{two}"
+    );
+    let everyone: std::collections::BTreeSet<String> =
+        FRIENDS_FOUR.iter().map(|p| p.to_string()).collect();
+    assert_eq!(recognised(&two), everyone, "{two}");
+}

@@ -141,7 +141,7 @@ impl Engine {
         decode(bytes, &self.config.limits)
     }
 
-    /// Stage 2: detects faces (whole image plus tiles), by descending score.
+    /// Stage 2: detects faces (passes planned from the photo's size), by descending score.
     pub fn detect(&self, image: &RgbImage) -> Result<Vec<DetectedFace>, FaceError> {
         self.detector.detect(image, &self.config.detect)
     }
@@ -251,7 +251,8 @@ impl Engine {
 
     /// Runs the quality gate without deciding.
     pub fn assess(&self, image: &RgbImage) -> Result<Assessment, FaceError> {
-        let faces = self.detect(image)?;
+        let cfg = self.config.detect.for_enrolment(&self.config.quality);
+        let faces = self.detector.detect(image, &cfg)?;
         let Some(face) = quality::primary_face(&faces)
             .and_then(|i| faces.get(i))
             .copied()

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rollcall_face::EngineConfig;
+use rollcall_face::bench::{self, BenchOptions, CompareOptions};
 
 use crate::config::VisionSettings;
-use rollcall_face::bench::{self, BenchOptions, CompareOptions};
 
 /// Options of `rollcall bench`.
 #[derive(Debug, clap::Args)]

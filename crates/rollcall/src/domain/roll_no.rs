@@ -11,14 +11,55 @@
 //! URL paths (`/delete_student/{roll_no}`), where browsers and proxies resolve dot segments
 //! before the request is sent.
 //!
-//! Look-ups ([`lookup_key`]) only trim and normalise, so that a roll number stored before
-//! these rules can still be reached and deleted.
+//! Look-ups ([`lookup_key`], [`RollNo::lookup`]) only trim and normalise, so that a roll number
+//! stored before these rules can still be reached and deleted.
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// Longest accepted roll number, in characters (after normalisation).
 pub const MAX_LEN: usize = 32;
+
+/// A roll number, trimmed and in NFC. [`RollNo::new`] applies every rule (a new student);
+/// [`RollNo::lookup`] only normalises (a request naming an existing student), and so does
+/// deserialising one, which is how a URL path (`Path<RollNo>`) names a student.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(from = "String")]
+pub struct RollNo(String);
+
+impl RollNo {
+    /// A new roll number; the error says what is wrong, for a 422 `detail`.
+    pub fn new(raw: &str) -> Result<Self, String> {
+        parse(raw).map(Self)
+    }
+
+    /// A roll number as a look-up: normalised, never refused.
+    pub fn lookup(raw: &str) -> Self {
+        Self(lookup_key(raw))
+    }
+
+    /// The normalised roll number.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The normalised roll number, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl From<String> for RollNo {
+    fn from(raw: String) -> Self {
+        Self::lookup(&raw)
+    }
+}
+
+impl std::fmt::Display for RollNo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// Trims and normalises (NFC) a roll number for a look-up, without refusing anything.
 pub fn lookup_key(raw: &str) -> String {
@@ -99,6 +140,17 @@ fn default_ignorable(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_roll_number_is_a_lookup() {
+        let from_path: RollNo = serde_json::from_str("\" A\u{30a} \"").unwrap();
+        assert_eq!(from_path, RollNo::lookup("\u{c5}"));
+        assert_eq!(from_path.as_str(), "\u{c5}");
+        // A look-up never refuses: a roll number stored before the rules stays reachable.
+        assert_eq!(RollNo::lookup("..").as_str(), "..");
+        assert!(RollNo::new("..").is_err());
+        assert_eq!(RollNo::new(" 12 ").unwrap().into_string(), "12");
+    }
 
     #[test]
     fn one_spelling_per_roll_number() {

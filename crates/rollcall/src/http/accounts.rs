@@ -14,11 +14,12 @@ use super::AppState;
 use super::bearer::{AuthTeacher, Via};
 use super::client_ip::ClientIp;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Email, Json, form_rejection};
+use super::extract::{Json, form_rejection};
 use super::session::{self, Https};
 use crate::auth::otp::Purpose;
 use crate::auth::token::IssuedToken;
 use crate::auth::{AuthError, password, revocation};
+use crate::domain::Email;
 use crate::mail::Mail;
 use crate::store::{NewTeacher, Teacher};
 

@@ -9,8 +9,7 @@
 
 use std::collections::HashSet;
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -19,12 +18,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::AppState;
 use super::bearer::AuthTeacher;
 use super::error::{ApiError, ErrorBody};
-use super::extract::Json;
-use super::students::path_rejection;
+use super::extract::{Json, Path};
 use super::upload::{PhotoError, PhotoUpload};
 use crate::config::Settings;
 use crate::domain::attendance::{self, Evidence, Named, Sighting};
-use crate::domain::roll_no;
+use crate::domain::roll_no::RollNo;
 use crate::store::{ClassId, StudentId, TeacherId};
 use crate::vision::Ticket;
 
@@ -354,14 +352,13 @@ pub(super) async fn mark_from_photo(
 async fn get_attendance(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    roll_no: Result<Path<String>, PathRejection>,
+    Path(roll_no): Path<RollNo>,
 ) -> Result<Json<AttendanceDates>, ApiError> {
-    let Path(roll_no) = roll_no.map_err(path_rejection)?;
     let teacher = auth.teacher_id;
     let class = state.store.default_class(teacher).await?;
     let dates = state
         .store
-        .attendance_dates(teacher, class, &roll_no::lookup_key(&roll_no))
+        .attendance_dates(teacher, class, roll_no.as_str())
         .await?;
     Ok(Json(AttendanceDates { data: dates }))
 }
@@ -385,9 +382,8 @@ async fn get_attendance(
 async fn set_present(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((roll_no, date)): Path<(RollNo, String)>,
 ) -> Result<Json<CorrectionResponse>, ApiError> {
-    let Path((roll_no, date)) = path.map_err(path_rejection)?;
     let date = parse_date("date", &date)?;
     let teacher = auth.teacher_id;
     let class = state.store.default_class(teacher).await?;
@@ -415,9 +411,8 @@ async fn set_present(
 async fn clear_present(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((roll_no, date)): Path<(RollNo, String)>,
 ) -> Result<Json<CorrectionResponse>, ApiError> {
-    let Path((roll_no, date)) = path.map_err(path_rejection)?;
     let date = parse_date("date", &date)?;
     let teacher = auth.teacher_id;
     let class = state.store.default_class(teacher).await?;
@@ -433,20 +428,19 @@ pub(super) async fn correct(
     state: &AppState,
     teacher: TeacherId,
     class: ClassId,
-    roll_no: &str,
+    roll_no: &RollNo,
     date: NaiveDate,
     present: bool,
 ) -> Result<CorrectionResponse, ApiError> {
-    let roll_no = roll_no::lookup_key(roll_no);
     let msg = if present {
         state
             .store
-            .set_present(teacher, class, &roll_no, date)
+            .set_present(teacher, class, roll_no.as_str(), date)
             .await?;
         "Marked present"
     } else if state
         .store
-        .clear_present(teacher, class, &roll_no, date)
+        .clear_present(teacher, class, roll_no.as_str(), date)
         .await?
     {
         "Marked absent"
@@ -455,7 +449,7 @@ pub(super) async fn correct(
     };
     Ok(CorrectionResponse {
         msg,
-        roll_no,
+        roll_no: roll_no.clone().into_string(),
         date,
         present,
     })

@@ -9,8 +9,8 @@
 //! 404, exactly like one that does not exist (a path segment that is not a class id, too).
 
 use axum::body::Body;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use http_body_util::Limited;
@@ -23,13 +23,13 @@ use super::attendance::{CorrectionResponse, MarkAttendanceForm, MarkAttendanceRe
 use super::attendance::{correct, mark_from_photo, parse_date};
 use super::bearer::AuthTeacher;
 use super::error::{ApiError, ErrorBody};
-use super::extract::Json;
+use super::extract::{Json, Path};
 use super::reports::{Report, ReportQuery, class_report, query_rejection};
 use super::students::{
-    AddStudentForm, AddStudentResponse, StudentList, StudentOut, clean_field, enrol, path_rejection,
+    AddStudentForm, AddStudentResponse, StudentList, StudentOut, clean_field, enrol,
 };
 use super::upload::{PhotoError, PhotoUpload, RejectionBody};
-use crate::domain::{ClassName, ClassNote, roll_no};
+use crate::domain::{ClassName, ClassNote, RollNo, roll_no};
 use crate::store::{Class, ClassChange, ClassId, NewClass, StoreError};
 
 /// Most roll numbers one `POST /classes/{class_id}/students` may add.
@@ -254,9 +254,8 @@ async fn create_class(
 async fn get_class(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<String>, PathRejection>,
+    Path(raw): Path<String>,
 ) -> Result<Json<ClassOut>, ApiError> {
-    let Path(raw) = path.map_err(path_rejection)?;
     let class = state.store.class(auth.teacher_id, class_id(&raw)?).await?;
     Ok(Json(class.into()))
 }
@@ -281,10 +280,9 @@ async fn get_class(
 async fn update_class(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<String>, PathRejection>,
+    Path(raw): Path<String>,
     Json(body): Json<ClassPatch>,
 ) -> Result<Json<ClassOut>, ApiError> {
-    let Path(raw) = path.map_err(path_rejection)?;
     let class = class_id(&raw)?;
     if body.name.is_none() && body.note.is_none() {
         return Err(ApiError::Unprocessable(
@@ -327,9 +325,8 @@ async fn update_class(
 async fn delete_class(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<String>, PathRejection>,
+    Path(raw): Path<String>,
 ) -> Result<Json<ClassMsg>, ApiError> {
-    let Path(raw) = path.map_err(path_rejection)?;
     state
         .store
         .delete_class(auth.teacher_id, class_id(&raw)?)
@@ -354,9 +351,8 @@ async fn delete_class(
 async fn class_students(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<String>, PathRejection>,
+    Path(raw): Path<String>,
 ) -> Result<Json<StudentList>, ApiError> {
-    let Path(raw) = path.map_err(path_rejection)?;
     let students = state
         .store
         .class_students(auth.teacher_id, class_id(&raw)?)
@@ -401,10 +397,9 @@ async fn class_students(
 async fn add_class_students(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<String>, PathRejection>,
+    Path(raw): Path<String>,
     request: Request,
 ) -> Result<Json<AddToClassResponse>, PhotoError> {
-    let Path(raw) = path.map_err(path_rejection)?;
     let teacher = auth.teacher_id;
     let class = class_id(&raw)?;
     let content_type = request
@@ -485,16 +480,11 @@ async fn add_class_students(
 async fn remove_class_student(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((raw, roll_no)): Path<(String, RollNo)>,
 ) -> Result<Json<ClassMsg>, ApiError> {
-    let Path((raw, roll_no)) = path.map_err(path_rejection)?;
     state
         .store
-        .remove_member(
-            auth.teacher_id,
-            class_id(&raw)?,
-            &roll_no::lookup_key(&roll_no),
-        )
+        .remove_member(auth.teacher_id, class_id(&raw)?, roll_no.as_str())
         .await?;
     Ok(Json(ClassMsg {
         msg: "Student removed from the class",
@@ -528,10 +518,9 @@ async fn remove_class_student(
 async fn mark_class_attendance(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<String>, PathRejection>,
+    Path(raw): Path<String>,
     request: Request,
 ) -> Result<Json<MarkAttendanceResponse>, PhotoError> {
-    let Path(raw) = path.map_err(path_rejection)?;
     let teacher = auth.teacher_id;
     let class = class_id(&raw)?;
     // Checked before the photo is read.
@@ -573,10 +562,9 @@ async fn mark_class_attendance(
 async fn class_attendance(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<String>, PathRejection>,
+    Path(raw): Path<String>,
     query: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Path(raw) = path.map_err(path_rejection)?;
     let class = class_id(&raw)?;
     let Query(query) = query.map_err(query_rejection)?;
     class_report(&state, auth.teacher_id, class, &query).await
@@ -602,9 +590,8 @@ async fn class_attendance(
 async fn set_class_present(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<(String, String, String)>, PathRejection>,
+    Path((raw, roll_no, date)): Path<(String, RollNo, String)>,
 ) -> Result<Json<CorrectionResponse>, ApiError> {
-    let Path((raw, roll_no, date)) = path.map_err(path_rejection)?;
     let class = class_id(&raw)?;
     let date = parse_date("date", &date)?;
     Ok(Json(
@@ -634,9 +621,8 @@ async fn set_class_present(
 async fn clear_class_present(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    path: Result<Path<(String, String, String)>, PathRejection>,
+    Path((raw, roll_no, date)): Path<(String, RollNo, String)>,
 ) -> Result<Json<CorrectionResponse>, ApiError> {
-    let Path((raw, roll_no, date)) = path.map_err(path_rejection)?;
     let class = class_id(&raw)?;
     let date = parse_date("date", &date)?;
     Ok(Json(

@@ -38,9 +38,10 @@ pub mod students;
 pub mod upload;
 pub mod web;
 
+pub use crate::domain::Email;
 pub use bearer::AuthTeacher;
 pub use error::{ApiError, ErrorBody};
-pub use extract::{Email, Json};
+pub use extract::{Json, Path};
 pub use state::AppState;
 
 /// Name of the HTTP bearer security scheme in the OpenAPI document.

@@ -25,9 +25,10 @@ use super::accounts::{Credentials, LoginRequest, sign_in};
 use super::bearer::{AuthTeacher, SESSION_COOKIE, csrf_token};
 use super::client_ip::ClientIp;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Email, Json};
+use super::extract::Json;
 use crate::auth::revocation;
 use crate::config::Settings;
+use crate::domain::Email;
 
 /// Name of the cookie security scheme in the OpenAPI document.
 pub const COOKIE: &str = "cookie";

@@ -3,8 +3,7 @@
 //! the original service's contract. A student belongs to the teacher (enrolled and embedded
 //! once) and is a member of any of the teacher's classes (see [`super::classes`]).
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -12,13 +11,13 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::AppState;
 use super::bearer::AuthTeacher;
 use super::error::{ApiError, ErrorBody};
-use super::extract::Json;
+use super::extract::{Json, Path};
 use super::upload::{PhotoError, PhotoUpload, RejectionBody};
-use crate::domain::roll_no;
+use crate::domain::{RollNo, StudentName, roll_no, student_name};
 use crate::store::{ClassId, NewStudent, RosterEntry, StoreError, Student, TeacherId};
 
 /// Longest accepted student name, in characters.
-pub const MAX_NAME_LEN: usize = 100;
+pub const MAX_NAME_LEN: usize = student_name::MAX_LEN;
 /// Longest accepted roll number, in characters.
 pub const MAX_ROLL_NO_LEN: usize = roll_no::MAX_LEN;
 
@@ -123,21 +122,16 @@ pub fn clean_field(what: &str, value: &str, max: usize) -> Result<String, ApiErr
 }
 
 /// The `data` part of an enrolment: a JSON object with `name` and `roll_no`, both checked
-/// (422 saying what is wrong). Returns the cleaned (name, roll number).
-pub fn parse_student_data(data: &[u8]) -> Result<(String, String), ApiError> {
+/// (422 saying what is wrong).
+pub fn parse_student_data(data: &[u8]) -> Result<(StudentName, RollNo), ApiError> {
     let data: StudentData = serde_json::from_slice(data).map_err(|e| {
         ApiError::Unprocessable(format!(
             "The `data` field must be a JSON object with `name` and `roll_no`: {e}"
         ))
     })?;
-    let name = clean_field("name", &data.name, MAX_NAME_LEN)?;
-    let roll_no = roll_no::parse(&data.roll_no).map_err(ApiError::Unprocessable)?;
+    let name = StudentName::parse(&data.name).map_err(ApiError::Unprocessable)?;
+    let roll_no = RollNo::new(&data.roll_no).map_err(ApiError::Unprocessable)?;
     Ok((name, roll_no))
-}
-
-/// Maps a path rejection to a 422 that says what is wrong.
-pub fn path_rejection(rejection: PathRejection) -> ApiError {
-    ApiError::Unprocessable(rejection.body_text())
 }
 
 /// 404 for a roll number the signed-in teacher does not have.
@@ -209,11 +203,11 @@ pub(super) async fn enrol(
     let image = upload.required("image")?;
     if state
         .store
-        .student_by_roll_no(teacher, &roll_no)
+        .student_by_roll_no(teacher, roll_no.as_str())
         .await?
         .is_some()
     {
-        return Err(roll_no_taken(&roll_no).into());
+        return Err(roll_no_taken(roll_no.as_str()).into());
     }
 
     // The photo moves into the engine and is dropped there: it is never stored.
@@ -240,8 +234,8 @@ pub(super) async fn enrol(
             teacher,
             class,
             NewStudent {
-                name: &name,
-                roll_no: &roll_no,
+                name: name.as_str(),
+                roll_no: roll_no.as_str(),
                 model_id,
                 embedding,
             },
@@ -249,7 +243,7 @@ pub(super) async fn enrol(
         )
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => roll_no_taken(&roll_no),
+            StoreError::Conflict(_) => roll_no_taken(roll_no.as_str()),
             other => other.into(),
         })?;
     Ok(AddStudentResponse {
@@ -296,12 +290,11 @@ async fn get_all_students(
 async fn delete_student(
     State(state): State<AppState>,
     auth: AuthTeacher,
-    roll_no: Result<Path<String>, PathRejection>,
+    Path(roll_no): Path<RollNo>,
 ) -> Result<Json<StudentMsg>, ApiError> {
-    let Path(roll_no) = roll_no.map_err(path_rejection)?;
     if state
         .store
-        .delete_student(auth.teacher_id, &roll_no::lookup_key(&roll_no))
+        .delete_student(auth.teacher_id, roll_no.as_str())
         .await?
     {
         Ok(Json(StudentMsg {

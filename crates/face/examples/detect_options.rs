@@ -111,6 +111,32 @@ fn legacy_plan(width: u32, height: u32, cfg: &DetectConfig) -> Vec<Pass> {
     }
 }
 
+/// The reverted variant: a medium photo whose padded image at the fine scale costs no more
+/// pixels than the coarse and the fine pass together gets that single padded pass instead.
+fn single_medium(width: u32, height: u32, passes: Vec<Pass>, cfg: &DetectConfig) -> Vec<Pass> {
+    let [coarse, fine] = passes.as_slice() else {
+        return passes;
+    };
+    let (w, h) = (f64::from(width), f64::from(height));
+    let s = f64::from(fine.dst.0) / fine.src.w;
+    let margin = 2.0 * f64::from(cfg.pad_fraction) * w.max(h) * s;
+    let up32 = |v: f64| ((v / 32.0).ceil().max(1.0) as u32) * 32;
+    let canvas = (up32(w * s + margin), up32(h * s + margin));
+    let area = |c: (u32, u32)| f64::from(c.0) * f64::from(c.1);
+    if area(canvas) > area(coarse.canvas) + area(fine.canvas) {
+        return passes;
+    }
+    let dst = (fine.dst.0, fine.dst.1);
+    vec![Pass {
+        src: fine.src,
+        dst,
+        offset: ((canvas.0 - dst.0) / 2, (canvas.1 - dst.1) / 2),
+        canvas,
+        inner_edges: [false; 4],
+        fine: true,
+    }]
+}
+
 struct Photo {
     name: String,
     image: RgbImage,
@@ -124,6 +150,8 @@ struct Opt<'a> {
     /// Detection config; `legacy` uses the old tiling.
     cfg: DetectConfig,
     legacy: bool,
+    /// The reverted single padded pass for medium photos.
+    single: bool,
     /// Detector for the fine passes (None: the main one).
     fine: Option<&'a Detector>,
 }
@@ -137,6 +165,11 @@ fn run(
         legacy_plan(image.width(), image.height(), &opt.cfg)
     } else {
         plan(image.width(), image.height(), (640, 640), true, &opt.cfg)
+    };
+    let passes = if opt.single {
+        single_medium(image.width(), image.height(), passes, &opt.cfg)
+    } else {
+        passes
     };
     let mut faces = Vec::new();
     for pass in &passes {
@@ -255,37 +288,38 @@ fn main() -> Result<(), Error> {
         min_face_in_model_px: base.min_face_px * scale,
         ..base
     };
+    let opt = |name, cfg, legacy, single, fine| Opt {
+        name,
+        cfg,
+        legacy,
+        single,
+        fine,
+    };
     let options = [
-        Opt {
-            name: "tiles (before): whole + 12 tiles 640",
-            cfg: base,
-            legacy: true,
-            fine: None,
-        },
-        Opt {
-            name: "planned 0.5 (2.5G)",
-            cfg: base,
-            legacy: false,
-            fine: None,
-        },
-        Opt {
-            name: "planned 0.5, fine pass 500M",
-            cfg: base,
-            legacy: false,
-            fine: Some(&det500),
-        },
-        Opt {
-            name: "planned 0.4 (2.5G)",
-            cfg: at(0.4),
-            legacy: false,
-            fine: None,
-        },
-        Opt {
-            name: "planned 0.4, fine pass 500M",
-            cfg: at(0.4),
-            legacy: false,
-            fine: Some(&det500),
-        },
+        opt(
+            "tiles (before): whole + 12 tiles 640",
+            base,
+            true,
+            false,
+            None,
+        ),
+        opt("planned 0.5 (2.5G), default", base, false, false, None),
+        opt(
+            "planned 0.5 + single pass for medium photos (reverted)",
+            base,
+            false,
+            true,
+            None,
+        ),
+        opt("planned 0.55 (2.5G)", at(0.55), false, false, None),
+        opt(
+            "planned 0.5, fine pass 500M",
+            base,
+            false,
+            false,
+            Some(&det500),
+        ),
+        opt("planned 0.4 (2.5G)", at(0.4), false, false, None),
     ];
     // times[option][photo], found[option][photo]
     let mut times = vec![vec![Vec::new(); photos.len()]; options.len()];

@@ -54,18 +54,6 @@ impl Default for DetectConfig {
     }
 }
 
-impl DetectConfig {
-    /// Detection for an enrolment photo: faces narrower than the quality gate's
-    /// `min_face_width` are rejected anyway, so they need not reach the detector's smallest
-    /// anchor (a portrait gets one pass instead of a coarse and a fine one).
-    pub fn for_enrolment(&self, quality: &QualityConfig) -> Self {
-        Self {
-            min_face_px: self.min_face_px.max(quality.min_face_width),
-            ..*self
-        }
-    }
-}
-
 /// Enrolment quality gate thresholds.
 ///
 /// The defaults were chosen with `examples/measure.rs` on `../shared/faces`: every `hard/`

@@ -251,8 +251,11 @@ impl Engine {
 
     /// Runs the quality gate without deciding.
     pub fn assess(&self, image: &RgbImage) -> Result<Assessment, FaceError> {
-        let cfg = self.config.detect.for_enrolment(&self.config.quality);
-        let faces = self.detector.detect(image, &cfg)?;
+        let faces = self.detector.detect_enrolment(
+            image,
+            &self.config.detect,
+            self.config.quality.min_face_width,
+        )?;
         let Some(face) = quality::primary_face(&faces)
             .and_then(|i| faces.get(i))
             .copied()

@@ -406,6 +406,7 @@ pub fn compare_original(opts: &CompareOptions) -> Result<String, FaceError> {
         }
     }
     let peak = peak_memory_mib();
+    let enrolment = enrolment_times(&engine, &opts.bench.faces_dir)?;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -443,5 +444,37 @@ pub fn compare_original(opts: &CompareOptions) -> Result<String, FaceError> {
             .unwrap_or_else(|| "n/a".into()),
         dir.display()
     );
+    let _ = writeln!(out, "\n{enrolment}");
     Ok(out)
+}
+
+/// Times `Engine::enrol` (decode, detection, gate, embedding) once on the first photo of every
+/// person of `identities/`, after the comparison: the median and range, as a sentence.
+fn enrolment_times(engine: &Engine, faces_dir: &Path) -> Result<String, FaceError> {
+    let people = identities(&faces_dir.join("identities"))
+        .map_err(|e| FaceError::Config(format!("cannot read identities/: {e}")))?;
+    let mut times = Vec::new();
+    let mut accepted = 0usize;
+    for photo in people.iter().filter_map(|(_, photos)| photos.first()) {
+        let bytes = std::fs::read(photo)
+            .map_err(|e| FaceError::Config(format!("cannot read {}: {e}", photo.display())))?;
+        let t = Instant::now();
+        match engine.enrol(&bytes) {
+            Ok(_) => accepted += 1,
+            Err(FaceError::Rejected(_)) => {}
+            Err(e) => return Err(e),
+        }
+        times.push(ms(t.elapsed()));
+    }
+    let n = times.len();
+    let median = median_f64(&mut times);
+    let (lo, hi) = (
+        times.first().copied().unwrap_or(f64::NAN),
+        times.last().copied().unwrap_or(f64::NAN),
+    );
+    Ok(format!(
+        "Rollcall enrolment (`Engine::enrol`: decode, detection, quality gate, embedding), the \
+         first photo of each of the {n} people of identities/ ({accepted} accepted), once each: \
+         median {median:.0} ms, {lo:.0}-{hi:.0} ms."
+    ))
 }

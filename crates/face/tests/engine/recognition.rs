@@ -8,7 +8,7 @@
 //! same counts (run-to-run noise 0); the one-probe allowance covers floating-point
 //! differences between CPUs (a score sitting on a threshold).
 
-mod common;
+use crate::common;
 
 use rollcall_face::embed::cosine;
 

@@ -3,7 +3,7 @@
 //! the API documentation served from the binary, browser sessions (cookie + CSRF token),
 //! and the web app's files. The real server on 127.0.0.1:0.
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp, expect, spawn, unique_email};
 use reqwest::header::HeaderMap;

@@ -3,9 +3,7 @@
 //! number and name lengths) are there, and the 422 of a photo endpoint with a missing part
 //! has every property its documented schema requires.
 
-#[path = "support/classroom.rs"]
-mod classroom;
-mod common;
+use crate::common;
 
 use common::{Backend, spawn};
 use reqwest::multipart::Form;

@@ -2,9 +2,8 @@
 //! listing, deletion and the isolation between teachers; the real server with the real
 //! face models and photos, on SQLite and on PostgreSQL (+ Redis).
 
-#[path = "support/classroom.rs"]
-mod classroom;
-mod common;
+use crate::common;
+use crate::support::classroom;
 
 use classroom::{identity_photos, part, photo, roll_nos};
 use common::{Backend, expect, spawn};

@@ -3,8 +3,7 @@
 //! honoured by the other, the login throttle counts across both, and concurrent marks
 //! through both give one attendance row per student.
 
-#[path = "support/process.rs"]
-mod process;
+use crate::support::process;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

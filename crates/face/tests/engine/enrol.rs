@@ -1,6 +1,6 @@
 //! The enrolment quality gate on labelled photos.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 //! must give an image within the limits or a clear error, never a panic, and the one that
 //! decodes near the pixel limit must stay within the documented memory bound.
 //!
-//! `ROLLCALL_WRITE_HOSTILE_CORPUS=<dir> cargo test -p rollcall-face --test hostile` also
+//! `ROLLCALL_WRITE_HOSTILE_CORPUS=<dir> cargo test -p rollcall-face --test engine hostile::` also
 //! writes the small files (under 64 KiB) to `<dir>`: they seed the `decode` fuzz target
 //! (`fuzz/corpus/decode`).
 

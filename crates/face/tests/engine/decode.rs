@@ -1,6 +1,6 @@
 //! Decoding: every container format, EXIF orientation, broken files, size limits.
 
-mod common;
+use crate::common;
 
 use std::io::Cursor;
 

@@ -1,7 +1,7 @@
 //! The alternative models of the manifest work through the same code: other detectors
 //! (SCRFD-500M, both YuNet variants) and the 128-d recognizer.
 
-mod common;
+use crate::common;
 
 use rollcall_face::embed::cosine;
 use rollcall_face::{Engine, EngineConfig};

@@ -3,7 +3,7 @@
 //! a proxy in front of the test Redis switched off (every connection cut, new ones closed at
 //! once) and on again: its port is bound once, for the whole test.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! End-to-end account tests: the real server on 127.0.0.1:0, driven over HTTP, with codes
 //! delivered through a real SMTP conversation.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -2,8 +2,7 @@
 //! one-time codes would go to the log, which a deployment (PostgreSQL or Redis configured)
 //! must not do by accident.
 
-#[path = "support/process.rs"]
-mod process;
+use crate::support::process;
 
 use std::time::Duration;
 

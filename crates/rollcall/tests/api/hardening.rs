@@ -2,9 +2,8 @@
 //! bounded code guessing, no account enumeration, revocations that survive a restart, slow
 //! uploads, half-sent requests and a bounded shutdown. The real server on 127.0.0.1:0.
 
-#[path = "support/classroom.rs"]
-mod classroom;
-mod common;
+use crate::common;
+use crate::support::classroom;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! The floors are the figures measured on the pinned photo set (`MANIFEST.tsv`) with the
 //! default models; the engine is deterministic (the same figures on every run).
 
-mod common;
+use crate::common;
 
 /// People in identities/, each enrolled from their first photo the gate accepts.
 const ROSTER: usize = 51;

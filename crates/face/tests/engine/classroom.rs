@@ -12,7 +12,7 @@
 //! The floors are the figures measured on the pinned photo set (`MANIFEST.tsv`) with the
 //! default models; the engine is deterministic (the same figures on every run).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

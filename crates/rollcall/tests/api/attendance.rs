@@ -1,9 +1,8 @@
 //! End-to-end attendance tests: the real server on 127.0.0.1:0 with the real face models,
 //! real photos from `../shared/faces`, on SQLite and on PostgreSQL (+ Redis).
 
-#[path = "support/classroom.rs"]
-mod classroom;
-mod common;
+use crate::common;
+use crate::support::classroom;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

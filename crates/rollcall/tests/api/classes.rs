@@ -5,9 +5,8 @@
 //! (more if a photo fails the quality gate) and two analyses of one group photo (`friends_four.jpg`: Courteney Cox, Jennifer
 //! Aniston, Matt LeBlanc, Matthew Perry).
 
-#[path = "support/classroom.rs"]
-mod classroom;
-mod common;
+use crate::common;
+use crate::support::classroom;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

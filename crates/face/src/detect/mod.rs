@@ -24,7 +24,7 @@
 //! gate's `min_face_width` (60 px) wide, so the fine pass alone does when the photo at the fine
 //! scale fits the model's input (it is the pass whose box and score the gate was calibrated on
 //! for such photos: the tiled detection kept its detection, the higher-scoring one); otherwise
-//! the photo is planned for 60 px faces (the coarse pass alone up to ~2400 px).
+//! the photo is planned for 60 px faces (the coarse pass alone up to ~2000 px).
 
 mod scrfd;
 mod yunet;
@@ -493,7 +493,7 @@ mod tests {
         assert_eq!(small.len(), 1);
         assert!(!small[0].fine);
         // Beyond the model's input at the fine scale: planned for 60 px faces, the coarse
-        // pass alone up to ~2400 px, far fewer pixels than analysis on a 12 MP photo.
+        // pass alone up to ~2000 px, far fewer pixels than analysis on a 12 MP photo.
         let mid = plan_enrolment(1900, 1400, (640, 640), true, &cfg, gate);
         assert_eq!(mid.len(), 1, "{mid:?}");
         assert!(!mid[0].fine && mid[0].canvas.0 <= 640, "{mid:?}");

@@ -42,9 +42,9 @@ bench:
 bench-load: services
 	$(ORT) scripts/bench-load.sh
 
-## Build the fuzz targets if needed and run each for FUZZ_SECONDS (default 45).
+## Build the fuzz targets (incrementally) and run each for FUZZ_SECONDS (default 45).
 fuzz:
-	scripts/fuzz.sh --build
+	scripts/fuzz.sh
 
 ## Rollcall and the original Python stack, interleaved on the same saved scenes (2 threads).
 bench-compare:

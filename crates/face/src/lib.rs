@@ -15,6 +15,7 @@ pub mod detect;
 pub mod embed;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "fetch")]
 pub mod fetch;
 pub mod geometry;
 pub mod issue;

@@ -1,14 +1,13 @@
 //! The rules, as plain code without I/O: values that parse ([`Email`], [`RollNo`],
 //! [`StudentName`], [`ClassName`], [`ClassNote`]) and who a class photo marks present
 //! ([`attendance`]); one spelling per roll number ([`roll_no`]).
+//!
+//! `Email`, `RollNo` and `StudentName` (with `email`, `roll_no`, `student_name`) live in the
+//! `rollcall-input` crate, with the rest of what clients send, so that the fuzz target
+//! `request` builds them without the service; they are re-exported here.
 
 pub mod attendance;
 pub mod class_name;
-pub mod email;
-pub mod roll_no;
-pub mod student_name;
 
 pub use class_name::{ClassName, ClassNote};
-pub use email::Email;
-pub use roll_no::RollNo;
-pub use student_name::StudentName;
+pub use rollcall_input::{Email, RollNo, StudentName, email, roll_no, student_name};

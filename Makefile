@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR   ?= $(HOME)/.cache/rollcall/target
 # ONNX Runtime's shared library, from the pinned PyPI wheel (see scripts/fetch-onnxruntime.sh).
 ORT = export ORT_DYLIB_PATH="$$(scripts/fetch-onnxruntime.sh | tail -n 1)" &&
 
-.PHONY: run test e2e lint fmt bench bench-load fuzz onnxruntime services
+.PHONY: run test e2e lint fmt bench bench-compare bench-load fuzz onnxruntime services
 
 ## Run the service on its embedded defaults (SQLite, in-process store, mail to the log);
 ## the web app is at http://127.0.0.1:8000/
@@ -42,9 +42,13 @@ bench:
 bench-load: services
 	$(ORT) scripts/bench-load.sh
 
-## Build the fuzz targets if needed and run each for FUZZ_SECONDS (default 45).
+## Build the fuzz targets (incrementally) and run each for FUZZ_SECONDS (default 45).
 fuzz:
-	scripts/fuzz.sh --build
+	scripts/fuzz.sh
+
+## Rollcall and the original Python stack, interleaved on the same saved scenes (2 threads).
+bench-compare:
+	$(ORT) cargo run --release -p rollcall -- bench --compare-original --threads 2
 
 onnxruntime:
 	scripts/fetch-onnxruntime.sh

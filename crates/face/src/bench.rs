@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::io::Cursor;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use image::{DynamicImage, ImageFormat};
@@ -52,6 +52,8 @@ impl Default for BenchOptions {
 
 struct Case {
     name: String,
+    /// File name when saved.
+    file: String,
     faces: usize,
     jpeg: Vec<u8>,
 }
@@ -108,8 +110,15 @@ fn median(mut runs: Vec<Timing>) -> Timing {
     runs.get(runs.len() / 2).copied().unwrap_or_default()
 }
 
-/// Runs the benchmark and returns a table (milliseconds, median of `repeats`).
-pub fn run(opts: &BenchOptions) -> Result<String, FaceError> {
+/// The photos of a benchmark: a real portrait and the composed scenes, as JPEG bytes, with
+/// the roster (one embedding per person) to match against.
+struct Prepared {
+    cases: Vec<Case>,
+    roster: Vec<Vec<f32>>,
+}
+
+/// Composes the scenes (and writes them to `save_scenes` when set).
+fn prepare(opts: &BenchOptions) -> Result<Prepared, FaceError> {
     let setup = Engine::load(&opts.engine)?;
     let people = identities(&opts.faces_dir.join("identities")).map_err(|e| {
         FaceError::Config(format!(
@@ -144,15 +153,11 @@ pub fn run(opts: &BenchOptions) -> Result<String, FaceError> {
             roster_embeddings.push(e);
         }
     }
-    let roster: Vec<RosterItem<'_>> = roster_embeddings
-        .iter()
-        .enumerate()
-        .map(|(key, e)| RosterItem { key, embedding: e })
-        .collect();
     drop(setup);
 
     let mut cases = vec![Case {
         name: "portrait".into(),
+        file: "portrait.jpg".into(),
         faces: 1,
         jpeg: portrait,
     }];
@@ -171,22 +176,46 @@ pub fn run(opts: &BenchOptions) -> Result<String, FaceError> {
             DynamicImage::ImageRgb8(scene.image)
                 .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
                 .map_err(FaceError::runtime)?;
-            if let Some(dir) = &opts.save_scenes {
-                let path = dir.join(format!("scene_{w}x{h}_{n}.jpg"));
-                std::fs::create_dir_all(dir)
-                    .and_then(|()| std::fs::write(&path, &jpeg))
-                    .map_err(|e| {
-                        FaceError::Config(format!("cannot write {}: {e}", path.display()))
-                    })?;
-            }
             cases.push(Case {
                 name: format!("{w}x{h}"),
+                file: format!("scene_{w}x{h}_{n}.jpg"),
                 faces: scene.faces.len(),
                 jpeg,
             });
         }
     }
+    if let Some(dir) = &opts.save_scenes {
+        save(&cases, dir)?;
+    }
+    Ok(Prepared {
+        cases,
+        roster: roster_embeddings,
+    })
+}
 
+fn save(cases: &[Case], dir: &Path) -> Result<(), FaceError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| FaceError::Config(format!("cannot create {}: {e}", dir.display())))?;
+    for case in cases {
+        let path = dir.join(&case.file);
+        std::fs::write(&path, &case.jpeg)
+            .map_err(|e| FaceError::Config(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+fn roster_items(roster: &[Vec<f32>]) -> Vec<RosterItem<'_>> {
+    roster
+        .iter()
+        .enumerate()
+        .map(|(key, e)| RosterItem { key, embedding: e })
+        .collect()
+}
+
+/// Runs the benchmark and returns a table (milliseconds, median of `repeats`).
+pub fn run(opts: &BenchOptions) -> Result<String, FaceError> {
+    let Prepared { cases, roster } = prepare(opts)?;
+    let roster = roster_items(&roster);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -231,4 +260,221 @@ pub fn run(opts: &BenchOptions) -> Result<String, FaceError> {
             .unwrap_or_else(|| "n/a".into())
     );
     Ok(out)
+}
+
+/// What [`compare_original`] runs.
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// Scenes and engine (`threads`: the first entry is used for both pipelines, default 2).
+    pub bench: BenchOptions,
+    /// `scripts/original_stack_bench.sh`.
+    pub script: PathBuf,
+    /// Rounds; each times Rollcall and then the original on every photo.
+    pub rounds: usize,
+    /// Timed runs per photo and round (the round's median is kept).
+    pub runs: usize,
+    /// The original's detector input size.
+    pub original_det_size: (u32, u32),
+}
+
+/// Reads `/proc/loadavg`'s 1-minute figure.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The CPU's model name from `/proc/cpuinfo`, and the number of CPUs.
+pub fn cpu_name() -> String {
+    let name = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+    format!(
+        "{name}, {} CPUs",
+        std::thread::available_parallelism().map_or(1, usize::from)
+    )
+}
+
+/// Resets this process's peak resident memory (VmHWM), so that it measures what follows.
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+#[derive(serde::Deserialize)]
+struct OriginalRow {
+    path: PathBuf,
+    faces: usize,
+    total: f64,
+}
+
+fn median_f64(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// Runs Rollcall (in this process) and the original Python stack (`opts.script`, a child
+/// process) on the same saved photos, interleaved: every round times each pipeline on every
+/// photo. Returns a markdown table of the medians of the per-round medians: faces found, end
+/// to end time (decode, detect, align, embed; Rollcall also matches against a roster) and
+/// their ratio, with the load average of each round and Rollcall's peak memory.
+pub fn compare_original(opts: &CompareOptions) -> Result<String, FaceError> {
+    let threads = opts.bench.threads.first().copied().unwrap_or(2).max(1);
+    let dir = opts.bench.save_scenes.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("rollcall-compare-{}", std::process::id()))
+    });
+    let Prepared { cases, roster } = prepare(&opts.bench)?;
+    save(&cases, &dir)?;
+    let roster = roster_items(&roster);
+    let engine = Engine::load(&EngineConfig {
+        threads: Some(threads),
+        ..opts.bench.engine.clone()
+    })?;
+    let json = dir.join("original.json");
+    let runs = opts.runs.max(1);
+    let (dw, dh) = opts.original_det_size;
+    // Per case: per-round medians (ms) and faces found.
+    let mut ours: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    let mut theirs: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    let mut ours_found = vec![0usize; cases.len()];
+    let mut theirs_found = vec![0usize; cases.len()];
+    let mut loads = Vec::new();
+    for case in &cases {
+        run_once(&engine, &case.jpeg, &roster)?; // warm-up
+    }
+    reset_peak_memory();
+    for round in 0..opts.rounds.max(1) {
+        loads.push(load_average().unwrap_or(f64::NAN));
+        for (i, case) in cases.iter().enumerate() {
+            let mut times = Vec::with_capacity(runs);
+            for _ in 0..runs {
+                let t = run_once(&engine, &case.jpeg, &roster)?;
+                times.push(ms(t.total()));
+                ours_found[i] = t.detected;
+            }
+            ours[i].push(median_f64(&mut times));
+        }
+        let mut command = std::process::Command::new(&opts.script);
+        command
+            .arg("--portrait")
+            .arg(dir.join("portrait.jpg"))
+            .arg("--images")
+            .args(cases.iter().skip(1).map(|c| dir.join(&c.file)))
+            .args(["--det-size", &format!("{dw}x{dh}")])
+            .args(["--threads", &threads.to_string()])
+            .args(["--runs", &runs.to_string(), "--warmup", "1"])
+            .arg("--json")
+            .arg(&json)
+            .env("ROLLCALL_MODEL_DIR", &opts.bench.engine.model_dir)
+            .stdout(std::process::Stdio::null());
+        let status = command
+            .status()
+            .map_err(|e| FaceError::Config(format!("cannot run {}: {e}", opts.script.display())))?;
+        if !status.success() {
+            return Err(FaceError::Config(format!(
+                "{} failed ({status}) in round {}",
+                opts.script.display(),
+                round + 1
+            )));
+        }
+        let text = std::fs::read_to_string(&json)
+            .map_err(|e| FaceError::Config(format!("cannot read {}: {e}", json.display())))?;
+        let rows: Vec<OriginalRow> = serde_json::from_str(&text).map_err(|e| {
+            FaceError::Config(format!("unexpected output in {}: {e}", json.display()))
+        })?;
+        for (i, case) in cases.iter().enumerate() {
+            let row = rows
+                .iter()
+                .find(|r| r.path.file_name() == Some(std::ffi::OsStr::new(&case.file)))
+                .ok_or_else(|| {
+                    FaceError::Config(format!("{} has no row for {}", json.display(), case.file))
+                })?;
+            theirs[i].push(row.total);
+            theirs_found[i] = row.faces;
+        }
+    }
+    let peak = peak_memory_mib();
+    let enrolment = enrolment_times(&engine, &opts.bench.faces_dir)?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| photo (true faces) | original {dw}x{dh}: ms (faces) | Rollcall: ms (faces) | ratio |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|");
+    for (i, case) in cases.iter().enumerate() {
+        let (a, b) = (median_f64(&mut theirs[i]), median_f64(&mut ours[i]));
+        let _ = writeln!(
+            out,
+            "| {} ({}) | {a:.0} ({}) | {b:.0} ({}) | {:.2}x |",
+            case.name,
+            case.faces,
+            theirs_found[i],
+            ours_found[i],
+            b / a
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} rounds, each {runs} timed runs per photo and pipeline, interleaved; medians of the \
+         per-round medians; end to end from the JPEG bytes; {threads} threads; {}. Load average \
+         at each round: {}. Rollcall: detector {}, recognizer {}, peak memory while timing \
+         (VmHWM) {}. Photos in {}.",
+        opts.rounds.max(1),
+        cpu_name(),
+        loads
+            .iter()
+            .map(|l| format!("{l:.1}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        opts.bench.engine.detector,
+        opts.bench.engine.recognizer,
+        peak.map(|m| format!("{m:.0} MiB"))
+            .unwrap_or_else(|| "n/a".into()),
+        dir.display()
+    );
+    let _ = writeln!(out, "\n{enrolment}");
+    Ok(out)
+}
+
+/// Times `Engine::enrol` (decode, detection, gate, embedding) once on the first photo of every
+/// person of `identities/`, after the comparison: the median and range, as a sentence.
+fn enrolment_times(engine: &Engine, faces_dir: &Path) -> Result<String, FaceError> {
+    let people = identities(&faces_dir.join("identities"))
+        .map_err(|e| FaceError::Config(format!("cannot read identities/: {e}")))?;
+    let mut times = Vec::new();
+    let mut accepted = 0usize;
+    for photo in people.iter().filter_map(|(_, photos)| photos.first()) {
+        let bytes = std::fs::read(photo)
+            .map_err(|e| FaceError::Config(format!("cannot read {}: {e}", photo.display())))?;
+        let t = Instant::now();
+        match engine.enrol(&bytes) {
+            Ok(_) => accepted += 1,
+            Err(FaceError::Rejected(_)) => {}
+            Err(e) => return Err(e),
+        }
+        times.push(ms(t.elapsed()));
+    }
+    let n = times.len();
+    let median = median_f64(&mut times);
+    let (lo, hi) = (
+        times.first().copied().unwrap_or(f64::NAN),
+        times.last().copied().unwrap_or(f64::NAN),
+    );
+    Ok(format!(
+        "Rollcall enrolment (`Engine::enrol`: decode, detection, quality gate, embedding), the \
+         first photo of each of the {n} people of identities/ ({accepted} accepted), once each: \
+         median {median:.0} ms, {lo:.0}-{hi:.0} ms."
+    ))
 }

@@ -30,12 +30,15 @@ pub struct DetectConfig {
     /// Margin added on every side of the image for the whole-image pass, as a fraction of the
     /// long side (lets the detector see a face that fills a tight crop).
     pub pad_fraction: f32,
-    /// Smallest face width (original pixels) the tiled pass must find.
+    /// Smallest face width (original pixels) detection must find.
     pub min_face_px: f32,
-    /// Width that smallest face must keep in the detector input.
+    /// Width that smallest face must keep in the detector input (SCRFD's smallest anchor).
     pub min_face_in_model_px: f32,
-    /// Most tiles per image; beyond it the tile pass works on a smaller image.
-    pub max_tiles: usize,
+    /// Largest detector input of one pass, in pixels: a larger fine pass is cut into
+    /// overlapping strips. Bounds ONNX Runtime's memory: SCRFD-2.5G over 2016x1504 (a whole
+    /// 4000x3000 photo at the fine scale) peaked ~290 MiB above the process, over 2016x832
+    /// ~230 MiB; the default cuts a 12 MP photo into two such strips.
+    pub max_pass_pixels: usize,
 }
 
 impl Default for DetectConfig {
@@ -46,7 +49,7 @@ impl Default for DetectConfig {
             pad_fraction: 0.1,
             min_face_px: 32.0,
             min_face_in_model_px: 16.0,
-            max_tiles: 16,
+            max_pass_pixels: 2016 * 832,
         }
     }
 }

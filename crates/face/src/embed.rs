@@ -44,7 +44,7 @@ impl Recognizer {
                 spec.id
             )));
         }
-        let session = crate::runtime::session(path, spec.optimization, threads)?;
+        let session = crate::runtime::session(path, spec.optimization, threads, false)?;
         // The graph decides: a fixed leading dimension is the batch size, a symbolic one means
         // any batch (the manifest's `batch` is documentation, checked here).
         let graph_batch = session.inputs().first().and_then(|input| {

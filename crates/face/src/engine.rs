@@ -147,7 +147,7 @@ impl Engine {
         decode(bytes, &self.config.limits)
     }
 
-    /// Stage 2: detects faces (whole image plus tiles), by descending score.
+    /// Stage 2: detects faces (passes planned from the photo's size), by descending score.
     pub fn detect(&self, image: &RgbImage) -> Result<Vec<DetectedFace>, FaceError> {
         self.detector.detect(image, &self.config.detect)
     }
@@ -259,7 +259,11 @@ impl Engine {
 
     /// Runs the quality gate without deciding.
     pub fn assess(&self, image: &RgbImage) -> Result<Assessment, FaceError> {
-        let faces = self.detect(image)?;
+        let faces = self.detector.detect_enrolment(
+            image,
+            &self.config.detect,
+            self.config.quality.min_face_width,
+        )?;
         let Some(face) = quality::primary_face(&faces)
             .and_then(|i| faces.get(i))
             .copied()

@@ -1,7 +1,7 @@
 //! Rollcall's face engine. Knows nothing of HTTP or databases.
 //!
 //! Pipeline: [`decode`](decode::decode) (limits, EXIF) -> [`detect`](detect::Detector)
-//! (whole image + tiles, NMS) -> [`align`](align::align) -> [`embed`](embed::Recognizer) ->
+//! (passes planned from the photo, NMS) -> [`align`](align::align) -> [`embed`](embed::Recognizer) ->
 //! [`quality`] gate (enrolment) -> [`matching`] (Hungarian + margin). [`Engine`] ties them
 //! together with models loaded once from the [`manifest`].
 
@@ -15,6 +15,7 @@ pub mod detect;
 pub mod embed;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "fetch")]
 pub mod fetch;
 pub mod geometry;
 pub mod issue;

@@ -91,8 +91,10 @@ pub struct ModelSpec {
     /// (recognizers); `threshold` when absent.
     #[serde(default)]
     pub present_threshold: Option<f32>,
-    /// ONNX Runtime graph optimisation for this model. Measured, not assumed: the
-    /// faceplugin recognizer runs about 3x slower with `all` than with `basic`.
+    /// ONNX Runtime graph optimisation for this model; `all` (ONNX Runtime's default) unless
+    /// measured otherwise. Which level is fastest depends on the CPU: on a 2-core AMD EPYC
+    /// (AVX-512) `all` is the fastest for every model here (see README, Benchmarks), while an
+    /// earlier figure from another CPU had `all` slow the faceplugin recognizer 3x.
     #[serde(default)]
     pub optimization: Optimization,
     /// Upstream set that provides the file.

@@ -53,7 +53,12 @@ impl PoseEstimator {
         }
         Ok(Self {
             spec: spec.clone(),
-            session: Mutex::new(crate::runtime::session(path, spec.optimization, threads)?),
+            session: Mutex::new(crate::runtime::session(
+                path,
+                spec.optimization,
+                threads,
+                false,
+            )?),
         })
     }
 

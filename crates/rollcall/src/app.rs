@@ -122,6 +122,7 @@ impl Application {
         .await?;
         let mailer = mail::from_config(
             settings.smtp_url.as_deref(),
+            settings.smtp_ca_file.as_deref(),
             &settings.mail_from,
             settings.mail_timeout,
         )?;

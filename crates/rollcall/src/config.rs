@@ -201,6 +201,10 @@ pub struct SettingsLayer {
     /// mails are written to the log instead of being sent.
     #[arg(long, env = "ROLLCALL_SMTP_URL", global = true, hide_env_values = true)]
     pub smtp_url: Option<String>,
+    /// PEM file of CA certificates trusted for the SMTP server's certificate besides the
+    /// public (Mozilla) roots, e.g. a relay with a private CA [default: none].
+    #[arg(long, env = "ROLLCALL_SMTP_CA_FILE", global = true)]
+    pub smtp_ca_file: Option<PathBuf>,
     /// Sender address of outgoing mail [default: Rollcall <no-reply@localhost>].
     #[arg(long, env = "ROLLCALL_MAIL_FROM", global = true)]
     pub mail_from: Option<String>,
@@ -501,6 +505,8 @@ pub struct Settings {
     pub backend_timeout: Duration,
     /// SMTP URL; None = log mailer.
     pub smtp_url: Option<String>,
+    /// Extra CA certificates (PEM file) trusted for the SMTP server.
+    pub smtp_ca_file: Option<PathBuf>,
     /// Sender of outgoing mail.
     pub mail_from: String,
     /// Bound on one mail delivery.
@@ -555,6 +561,7 @@ impl fmt::Debug for Settings {
             .field("kv_prefix", &self.kv_prefix)
             .field("backend_timeout", &self.backend_timeout)
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("smtp_ca_file", &self.smtp_ca_file)
             .field("mail_from", &self.mail_from)
             .field("mail_timeout", &self.mail_timeout)
             .field("mail_to_log", &self.mail_to_log)
@@ -632,6 +639,7 @@ impl Settings {
             kv_prefix: "rollcall:".to_owned(),
             backend_timeout: Duration::from_secs(5),
             smtp_url: None,
+            smtp_ca_file: None,
             mail_from: "Rollcall <no-reply@localhost>".to_owned(),
             mail_timeout: Duration::from_secs(10),
             mail_to_log: false,
@@ -744,6 +752,7 @@ impl Settings {
         if let Some(url) = &s.smtp_url {
             check_scheme("ROLLCALL_SMTP_URL", url, &crate::mail::smtp::URL_SCHEMES)?;
         }
+        s.smtp_ca_file = l.smtp_ca_file.filter(|p| !p.as_os_str().is_empty());
         if let Some(from) = non_empty(l.mail_from) {
             check(
                 from.contains('@'),

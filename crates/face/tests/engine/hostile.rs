@@ -7,6 +7,8 @@
 //! writes the small files (under 64 KiB) to `<dir>`: they seed the `decode` fuzz target
 //! (`fuzz/corpus/decode`).
 
+use crate::common;
+
 use std::io::Cursor;
 
 use image::{ImageFormat, RgbImage};
@@ -388,9 +390,16 @@ fn peak_growth<T>(f: impl FnOnce() -> T) -> (T, f64) {
 
 /// The file: a 16-bit RGBA PNG just under 40 MP (here 6320x6320, a few hundred KB)
 /// decodes row by row into 8-bit RGB: about 3 bytes per pixel (114 MiB), not 8 + 3.
+/// Measured in a process of its own, where no other test allocates beside it.
 #[test]
 fn png16_rgba_near_the_pixel_limit_decodes_in_bounded_memory() {
-    let _one_at_a_time = SEQUENTIAL.lock().unwrap_or_else(|e| e.into_inner());
+    common::run_alone("hostile::png16_rgba_decode_memory_alone");
+}
+
+/// The measurement of the test above; run by it in a child process.
+#[test]
+#[ignore = "run in a process of its own by png16_rgba_near_the_pixel_limit_decodes_in_bounded_memory"]
+fn png16_rgba_decode_memory_alone() {
     let bytes = png16_rgba(6320, 6320, false);
     assert!(bytes.len() < 15 * 1024 * 1024, "{} bytes", bytes.len());
     let (image, grown) = peak_growth(|| decode(&bytes, &Limits::default()));

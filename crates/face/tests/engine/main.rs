@@ -7,6 +7,7 @@ mod alternatives;
 mod classroom;
 mod decode;
 mod enrol;
+#[cfg(feature = "fetch")]
 mod fetch;
 mod groups;
 mod hostile;

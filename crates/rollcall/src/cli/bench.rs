@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rollcall_face::EngineConfig;
+use rollcall_face::bench::{self, BenchOptions, CompareOptions};
 
 use crate::config::VisionSettings;
-use rollcall_face::bench::{self, BenchOptions};
 
 /// Options of `rollcall bench`.
 #[derive(Debug, clap::Args)]
@@ -23,12 +23,23 @@ pub struct BenchArgs {
     /// Also write the composed classroom scenes as JPEG files into this folder.
     #[arg(long)]
     pub save_scenes: Option<PathBuf>,
+    /// Instead of the per-stage table: time Rollcall and the original Python stack
+    /// (`--original-script`) interleaved on the same saved photos, and print both side by side.
+    #[arg(long)]
+    pub compare_original: bool,
+    /// The original stack's benchmark script (with --compare-original).
+    #[arg(long, default_value = "scripts/original_stack_bench.sh")]
+    pub original_script: PathBuf,
+    /// Rounds of the comparison (with --compare-original).
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
 }
 
 /// Runs the benchmark with the models named by `vision` (`ROLLCALL_MODEL_DIR`,
 /// `ROLLCALL_DETECTOR`, `ROLLCALL_RECOGNIZER`) and prints its table.
 pub fn run(args: BenchArgs, vision: &VisionSettings) -> ExitCode {
     let defaults = BenchOptions::default();
+    let compare_threads = args.threads.last().copied().unwrap_or(2);
     let options = BenchOptions {
         engine: EngineConfig {
             model_dir: vision.model_dir.clone(),
@@ -42,7 +53,21 @@ pub fn run(args: BenchArgs, vision: &VisionSettings) -> ExitCode {
         save_scenes: args.save_scenes,
         ..defaults
     };
-    match bench::run(&options) {
+    let result = if args.compare_original {
+        bench::compare_original(&CompareOptions {
+            bench: BenchOptions {
+                threads: vec![compare_threads],
+                ..options
+            },
+            script: args.original_script,
+            rounds: args.rounds,
+            runs: args.repeats.unwrap_or(defaults.repeats),
+            original_det_size: (640, 640),
+        })
+    } else {
+        bench::run(&options)
+    };
+    match result {
         Ok(table) => {
             print!("{table}");
             ExitCode::SUCCESS

@@ -2,15 +2,14 @@
 //! [`StudentName`], [`ClassName`], [`ClassNote`]) and who a class photo marks present
 //! ([`attendance`]); one spelling per roll number ([`roll_no`]); how face templates are
 //! ranked and admitted ([`templates`]).
+//!
+//! `Email`, `RollNo` and `StudentName` (with `email`, `roll_no`, `student_name`) live in the
+//! `rollcall-input` crate, with the rest of what clients send, so that the fuzz target
+//! `request` builds them without the service; they are re-exported here.
 
 pub mod attendance;
 pub mod class_name;
-pub mod email;
-pub mod roll_no;
-pub mod student_name;
 pub mod templates;
 
 pub use class_name::{ClassName, ClassNote};
-pub use email::Email;
-pub use roll_no::RollNo;
-pub use student_name::StudentName;
+pub use rollcall_input::{Email, RollNo, StudentName, email, roll_no, student_name};

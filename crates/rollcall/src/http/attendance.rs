@@ -47,22 +47,7 @@ pub fn today(settings: &Settings) -> NaiveDate {
 
 /// Parses a `YYYY-MM-DD` date (422 otherwise).
 pub fn parse_date(what: &str, value: &str) -> Result<NaiveDate, ApiError> {
-    let invalid = || {
-        ApiError::Unprocessable(format!(
-            "{what} must be a date like 2024-09-30, got {value:?}"
-        ))
-    };
-    // Exactly `YYYY-MM-DD` (RFC 3339 full-date, as the OpenAPI document says): chrono
-    // alone would also take `2024-9-2` or a sign.
-    let shape = value.len() == 10
-        && value.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    if !shape {
-        return Err(invalid());
-    }
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| invalid())
+    Ok(rollcall_input::parse_date(what, value)?)
 }
 
 /// The multipart body of `POST /mark_attendance`.

@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use rollcall_input::InputError;
+
 use crate::auth::AuthError;
 use crate::kv::KvError;
 use crate::mail::MailError;
@@ -135,6 +137,17 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         response
+    }
+}
+
+impl From<InputError> for ApiError {
+    fn from(e: InputError) -> Self {
+        match e {
+            InputError::UnsupportedMediaType(detail) => Self::UnsupportedMediaType(detail),
+            InputError::TooLarge => Self::PayloadTooLarge,
+            InputError::Malformed(detail) => Self::BadRequest(detail),
+            InputError::Invalid(detail) => Self::Unprocessable(detail),
+        }
     }
 }
 

@@ -56,18 +56,8 @@ impl From<Student> for StudentOut {
     }
 }
 
-/// The `data` part of `POST /addStudent`: a JSON object.
-#[derive(Debug, Deserialize, ToSchema)]
-#[schema(example = json!({"name": "Ada Lovelace", "roll_no": "12"}))]
-pub struct StudentData {
-    /// Full name (1 to 100 characters, trimmed).
-    #[schema(min_length = 1, max_length = 100)]
-    pub name: String,
-    /// Roll number (1 to 32 characters, trimmed, normalised to NFC), unique per teacher; no
-    /// invisible, control or bidirectional formatting characters, not only dots.
-    #[schema(min_length = 1, max_length = 32)]
-    pub roll_no: String,
-}
+/// The `data` part of `POST /addStudent`: a JSON object (checked in `rollcall-input`).
+pub use rollcall_input::StudentData;
 
 /// The multipart body of `POST /addStudent`.
 #[derive(Debug, ToSchema)]
@@ -107,36 +97,15 @@ pub struct StudentMsg {
 }
 
 /// Trims and checks a text field: non-empty, at most `max` characters, no control
-/// characters.
+/// characters (422 otherwise).
 pub fn clean_field(what: &str, value: &str, max: usize) -> Result<String, ApiError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(ApiError::Unprocessable(format!("{what} must not be empty")));
-    }
-    if value.chars().count() > max {
-        return Err(ApiError::Unprocessable(format!(
-            "{what} must be at most {max} characters long"
-        )));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(ApiError::Unprocessable(format!(
-            "{what} must not contain control characters"
-        )));
-    }
-    Ok(value.to_owned())
+    Ok(rollcall_input::clean_field(what, value, max)?)
 }
 
 /// The `data` part of an enrolment: a JSON object with `name` and `roll_no`, both checked
-/// (422 saying what is wrong).
+/// (422 saying what is wrong; `rollcall_input::parse_student_data`).
 pub fn parse_student_data(data: &[u8]) -> Result<(StudentName, RollNo), ApiError> {
-    let data: StudentData = serde_json::from_slice(data).map_err(|e| {
-        ApiError::Unprocessable(format!(
-            "The `data` field must be a JSON object with `name` and `roll_no`: {e}"
-        ))
-    })?;
-    let name = StudentName::parse(&data.name).map_err(ApiError::Unprocessable)?;
-    let roll_no = RollNo::new(&data.roll_no).map_err(ApiError::Unprocessable)?;
-    Ok((name, roll_no))
+    Ok(rollcall_input::parse_student_data(data)?)
 }
 
 /// 404 for a roll number the signed-in teacher does not have.

@@ -18,12 +18,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::multipart::{MultipartError, MultipartRejection};
-use axum::extract::{FromRequest, Multipart, Request};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::Limited;
 use rollcall_face::{FaceError, QualityIssue, ReasonCode};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -162,34 +160,9 @@ impl FromRequest<AppState> for PhotoUpload {
 
 /// Reads every part of a `multipart/form-data` request (name and bytes), the body limited
 /// to `limit` bytes: 415 when it is not multipart, 413 beyond the limit, 400 when the body
-/// is malformed. (The fuzz target `request` drives this with arbitrary bodies.)
+/// is malformed (`rollcall_input::read_parts`, which the fuzz target `request` drives).
 pub async fn read_parts(req: Request, limit: usize) -> Result<Vec<(String, Bytes)>, ApiError> {
-    let req = req.map(|body| Body::new(Limited::new(body, limit)));
-    let mut multipart = Multipart::from_request(req, &())
-        .await
-        .map_err(multipart_rejection)?;
-    let mut parts = Vec::new();
-    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        let bytes = field.bytes().await.map_err(multipart_error)?;
-        parts.push((name, bytes));
-    }
-    Ok(parts)
-}
-
-fn multipart_rejection(rejection: MultipartRejection) -> ApiError {
-    tracing::debug!(%rejection, "not a multipart request");
-    ApiError::UnsupportedMediaType(
-        "Expected a `multipart/form-data` request with a boundary".to_owned(),
-    )
-}
-
-fn multipart_error(error: MultipartError) -> ApiError {
-    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge
-    } else {
-        ApiError::BadRequest(format!("Malformed multipart body: {}", error.body_text()))
-    }
+    Ok(rollcall_input::read_parts(req, limit).await?)
 }
 
 /// One failed enrolment check, as answered to clients.

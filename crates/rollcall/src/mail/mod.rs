@@ -1,5 +1,6 @@
 //! Outgoing mail: SMTP (lettre) or the log, behind one [`Mailer`] trait.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,16 +13,32 @@ pub use log::LogMailer;
 pub use smtp::SmtpMailer;
 
 /// The mailer for the configuration: SMTP when `smtp_url` is set (see
-/// [`SmtpMailer::from_url`]), otherwise the log ([`LogMailer`]).
+/// [`SmtpMailer::from_url`]; the server's certificate may also be signed by a CA in the PEM
+/// file `ca_file`), otherwise the log ([`LogMailer`]).
 pub fn from_config(
     smtp_url: Option<&str>,
+    ca_file: Option<&Path>,
     from: &str,
     timeout: Duration,
 ) -> Result<Arc<dyn Mailer>, MailError> {
-    match smtp_url {
-        Some(url) => Ok(Arc::new(SmtpMailer::from_url(url, from, timeout)?)),
-        None => Ok(Arc::new(LogMailer::new())),
-    }
+    let Some(url) = smtp_url else {
+        return Ok(Arc::new(LogMailer::new()));
+    };
+    let ca_pem = match ca_file {
+        Some(path) => Some(std::fs::read(path).map_err(|e| {
+            MailError::Rejected(format!(
+                "cannot read the SMTP CA file {}: {e}",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
+    Ok(Arc::new(SmtpMailer::from_url_trusting(
+        url,
+        from,
+        timeout,
+        ca_pem.as_deref(),
+    )?))
 }
 
 /// One plain-text mail to one recipient.

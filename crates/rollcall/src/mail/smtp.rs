@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use percent_encoding::percent_decode_str;
 
@@ -63,6 +63,18 @@ impl SmtpMailer {
     ///
     /// Configuration errors are reported as [`MailError::Rejected`].
     pub fn from_url(url: &str, from: &str, timeout: Duration) -> Result<Self, MailError> {
+        Self::from_url_trusting(url, from, timeout, None)
+    }
+
+    /// Like [`SmtpMailer::from_url`], also trusting the CA certificates in `ca_pem` (PEM,
+    /// one or more) for the server's certificate, besides the public (Mozilla) roots
+    /// (`ROLLCALL_SMTP_CA_FILE`).
+    pub fn from_url_trusting(
+        url: &str,
+        from: &str,
+        timeout: Duration,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, MailError> {
         let invalid = |why: &str| MailError::Rejected(format!("invalid SMTP URL: {why}"));
         // The URL is never echoed: it may hold a password.
         let parsed = url::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
@@ -88,8 +100,25 @@ impl SmtpMailer {
             .parse()
             .map_err(|e| MailError::Rejected(format!("invalid sender address: {e}")))?;
 
+        let extra_root = ca_pem
+            .map(|pem| {
+                const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+                if !pem.windows(BEGIN.len()).any(|w| w == BEGIN) {
+                    return Err(MailError::Rejected(
+                        "the SMTP CA file holds no PEM certificate".to_owned(),
+                    ));
+                }
+                Certificate::from_pem(pem)
+                    .map_err(|e| MailError::Rejected(format!("invalid SMTP CA certificates: {e}")))
+            })
+            .transpose()?;
         let tls_parameters = || {
-            TlsParameters::new(host.clone())
+            let mut builder = TlsParameters::builder(host.clone());
+            if let Some(root) = &extra_root {
+                builder = builder.add_root_certificate(root.clone());
+            }
+            builder
+                .build()
                 .map_err(|e| MailError::Rejected(format!("TLS setup for {host}: {e}")))
         };
         let tls = match security {

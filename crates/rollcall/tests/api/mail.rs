@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use rollcall::mail::{self, LogMailer, Mail, MailError, Mailer, SmtpMailer};
-use testkit::smtp::SmtpServer;
+use testkit::smtp::{SmtpServer, TlsMode};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -220,7 +220,7 @@ async fn bad_configuration_and_addresses() {
 #[tokio::test]
 async fn from_config_picks_smtp_or_log() {
     let server = SmtpServer::start().await;
-    let smtp = mail::from_config(Some(&server.url()), "noreply@rollcall.test", WAIT).unwrap();
+    let smtp = mail::from_config(Some(&server.url()), None, "noreply@rollcall.test", WAIT).unwrap();
     smtp.send(&mail("a@school.test", "Hi", "via smtp"))
         .await
         .unwrap();
@@ -228,7 +228,7 @@ async fn from_config_picks_smtp_or_log() {
 
     // Without an SMTP URL the mail, with its code, reaches the log (the README's promise
     // for local runs), and nothing goes to any server.
-    let log = mail::from_config(None, "noreply@rollcall.test", WAIT).unwrap();
+    let log = mail::from_config(None, None, "noreply@rollcall.test", WAIT).unwrap();
     let logged = capture_log(|| async {
         log.send(&mail("a@school.test", "Your code", "Your code is 482913."))
             .await
@@ -282,4 +282,88 @@ where
     f().await;
     let bytes = buffer.0.lock().unwrap().clone();
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A mailer for `url` that trusts `server`'s self-signed certificate, the way the service
+/// does with `ROLLCALL_SMTP_CA_FILE` (through a real file).
+fn trusting(server: &SmtpServer, url: &str) -> (std::sync::Arc<dyn Mailer>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("smtp-ca.pem");
+    std::fs::write(&ca, server.certificate_pem().unwrap()).unwrap();
+    let mailer = mail::from_config(Some(url), Some(&ca), "noreply@rollcall.test", WAIT).unwrap();
+    (mailer, dir)
+}
+
+#[tokio::test]
+async fn starttls_delivery_is_encrypted() {
+    let server = SmtpServer::start_tls(TlsMode::StartTls).await;
+    let url = format!("smtp+starttls://teacher:s3cret@{}", server.addr());
+    let (mailer, _ca) = trusting(&server, &url);
+    mailer
+        .send(&mail("a@school.test", "Code", "Your code is 123456."))
+        .await
+        .unwrap();
+    let got = server.wait_for("a@school.test", WAIT).await.unwrap();
+    assert!(got.tls, "the message came in plain text");
+    assert!(got.body.contains("123456"), "{}", got.body);
+    // The credentials went over the encrypted connection (after STARTTLS).
+    let credentials = got.credentials.unwrap();
+    assert_eq!(
+        (credentials.user.as_str(), credentials.password.as_str()),
+        ("teacher", "s3cret")
+    );
+
+    // `smtp://` upgrades by itself when the server offers STARTTLS.
+    let (opportunistic, _ca) = trusting(&server, &format!("smtp://{}", server.addr()));
+    opportunistic
+        .send(&mail("b@school.test", "Hi", "upgraded"))
+        .await
+        .unwrap();
+    assert!(server.wait_for("b@school.test", WAIT).await.unwrap().tls);
+}
+
+#[tokio::test]
+async fn implicit_tls_delivery_is_encrypted() {
+    let server = SmtpServer::start_tls(TlsMode::Implicit).await;
+    assert!(server.url().starts_with("smtps://"));
+    let (mailer, _ca) = trusting(&server, &server.url());
+    mailer
+        .send(&mail("a@school.test", "Code", "Your code is 654321."))
+        .await
+        .unwrap();
+    let got = server.wait_for("a@school.test", WAIT).await.unwrap();
+    assert!(got.tls);
+    assert!(got.body.contains("654321"), "{}", got.body);
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_or_a_missing_starttls_is_refused() {
+    // Without the CA the self-signed certificate is refused: nothing is delivered.
+    for mode in [TlsMode::StartTls, TlsMode::Implicit] {
+        let server = SmtpServer::start_tls(mode).await;
+        let mailer = SmtpMailer::from_url(&server.url(), "noreply@rollcall.test", WAIT).unwrap();
+        let result = mailer.send(&mail("a@school.test", "Hi", "secret")).await;
+        assert!(
+            matches!(result, Err(MailError::Unavailable(_))),
+            "{mode:?}: {result:?}"
+        );
+        assert!(server.messages().is_empty(), "{mode:?}");
+    }
+    // `smtp+starttls://` requires STARTTLS: a server without it gets nothing.
+    let plain = SmtpServer::start().await;
+    let url = format!("smtp+starttls://{}", plain.addr());
+    let mailer = SmtpMailer::from_url(&url, "noreply@rollcall.test", WAIT).unwrap();
+    let result = mailer.send(&mail("a@school.test", "Hi", "secret")).await;
+    assert!(result.is_err(), "{result:?}");
+    assert!(plain.messages().is_empty());
+
+    // A CA file that is not PEM fails at start-up, with a message that names it.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("ca.pem");
+    std::fs::write(&bad, "not a certificate").unwrap();
+    let missing = dir.path().join("missing.pem");
+    for file in [&bad, &missing] {
+        let result = mail::from_config(Some("smtps://127.0.0.1"), Some(file), "a@b.test", WAIT);
+        assert!(matches!(result, Err(MailError::Rejected(_))), "{file:?}");
+    }
 }

@@ -21,6 +21,8 @@ pub struct ReceivedMail {
     pub rcpt_to: Vec<String>,
     /// What the session authenticated with, if it did.
     pub credentials: Option<Credentials>,
+    /// Whether the message came over TLS (implicit TLS, or after STARTTLS).
+    pub tls: bool,
     /// The message after dot-unstuffing (lossy UTF-8), lines ending in CRLF.
     pub raw: String,
     /// Header fields in order, unfolded, values as sent (not decoded).
@@ -79,6 +81,7 @@ impl ReceivedMail {
             mail_from,
             rcpt_to,
             credentials,
+            tls: false,
             subject,
             body: decoded.replace("\r\n", "\n"),
             raw: raw.clone(),

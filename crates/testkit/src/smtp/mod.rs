@@ -6,6 +6,11 @@
 //! failures: [`SmtpServer::set_reject_all`] (5xx on RCPT TO) and
 //! [`SmtpServer::set_stall`] (accept connections, never answer); a third makes it slow
 //! ([`SmtpServer::set_reply_delay`]), like a real mail server across a network.
+//!
+//! [`SmtpServer::start_tls`] serves TLS too, STARTTLS or implicit ([`TlsMode`]), with a
+//! self-signed certificate for 127.0.0.1 and `localhost` made at start
+//! ([`SmtpServer::certificate_pem`]: what a client must trust); each [`ReceivedMail`] says
+//! whether it came over TLS.
 
 mod message;
 mod session;
@@ -18,8 +23,23 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::crypto::ring;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 pub use message::{Credentials, ReceivedMail};
+
+use session::Security;
+
+/// How [`SmtpServer::start_tls`] encrypts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain text first; `STARTTLS` offered in the EHLO answer (ports 25 and 587).
+    StartTls,
+    /// TLS from the first byte (port 465, `smtps://`).
+    Implicit,
+}
 
 /// State shared by the server handle and its sessions.
 #[derive(Debug, Default)]
@@ -48,6 +68,7 @@ pub struct SmtpServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
+    tls: Option<(TlsMode, String)>,
 }
 
 impl SmtpServer {
@@ -56,6 +77,38 @@ impl SmtpServer {
     /// # Panics
     /// If no local port can be bound.
     pub async fn start() -> SmtpServer {
+        Self::serve_with(Security::Plain, None).await
+    }
+
+    /// Like [`SmtpServer::start`], with TLS as `mode` says, on a self-signed certificate
+    /// for 127.0.0.1 and `localhost` made now.
+    ///
+    /// # Panics
+    /// If the certificate cannot be made or no local port can be bound.
+    pub async fn start_tls(mode: TlsMode) -> SmtpServer {
+        let certified = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_owned(),
+            "localhost".to_owned(),
+        ])
+        .unwrap_or_else(|e| panic!("test SMTP server: cannot make a certificate: {e}"));
+        let pem = certified.cert.pem();
+        let chain = vec![CertificateDer::from(certified.cert.der().to_vec())];
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            certified.signing_key.serialize_der(),
+        ));
+        let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
+            .unwrap_or_else(|e| panic!("test SMTP server: TLS configuration: {e}"));
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let tls = match mode {
+            TlsMode::StartTls => Security::StartTls(acceptor),
+            TlsMode::Implicit => Security::Implicit(acceptor),
+        };
+        Self::serve_with(tls, Some((mode, pem))).await
+    }
+
+    async fn serve_with(tls: Security, certificate: Option<(TlsMode, String)>) -> SmtpServer {
         let listener = match TcpListener::bind("127.0.0.1:0").await {
             Ok(listener) => listener,
             Err(e) => panic!("test SMTP server: cannot bind 127.0.0.1: {e}"),
@@ -65,8 +118,19 @@ impl SmtpServer {
             Err(e) => panic!("test SMTP server: no local address: {e}"),
         };
         let shared = Arc::new(Shared::default());
-        let task = tokio::spawn(serve(listener, Arc::clone(&shared)));
-        SmtpServer { addr, shared, task }
+        let task = tokio::spawn(serve(listener, Arc::clone(&shared), tls));
+        SmtpServer {
+            addr,
+            shared,
+            task,
+            tls: certificate,
+        }
+    }
+
+    /// The server's self-signed certificate (PEM) when it serves TLS: the one root a client
+    /// must trust.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|(_, pem)| pem.as_str())
     }
 
     /// The address it listens on.
@@ -74,9 +138,14 @@ impl SmtpServer {
         self.addr
     }
 
-    /// `smtp://127.0.0.1:PORT`.
+    /// `smtp://127.0.0.1:PORT`; `smtp+starttls://` or `smtps://` when serving TLS.
     pub fn url(&self) -> String {
-        format!("smtp://{}", self.addr)
+        let scheme = match self.tls {
+            None => "smtp",
+            Some((TlsMode::StartTls, _)) => "smtp+starttls",
+            Some((TlsMode::Implicit, _)) => "smtps",
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Every message received so far, oldest first.
@@ -139,7 +208,7 @@ impl Drop for SmtpServer {
     }
 }
 
-async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+async fn serve(listener: TcpListener, shared: Arc<Shared>, tls: Security) {
     let mut sessions = JoinSet::new();
     loop {
         tokio::select! {
@@ -149,7 +218,7 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 if shared.stall.load(Ordering::SeqCst) {
                     sessions.spawn(session::stall(socket));
                 } else {
-                    sessions.spawn(session::run(socket, shared));
+                    sessions.spawn(session::run(socket, shared, tls.clone()));
                 }
             }
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}

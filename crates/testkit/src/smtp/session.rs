@@ -5,8 +5,9 @@ use std::sync::atomic::Ordering;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
 
 use super::Shared;
 use super::message::{Credentials, ReceivedMail};
@@ -22,13 +23,43 @@ pub(super) async fn stall(mut socket: TcpStream) {
     while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {}
 }
 
+/// A connection, plain or TLS.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// How a session offers TLS.
+#[derive(Clone)]
+pub(super) enum Security {
+    /// Plain text only.
+    Plain,
+    /// Plain text, with STARTTLS offered.
+    StartTls(TlsAcceptor),
+    /// TLS from the first byte.
+    Implicit(TlsAcceptor),
+}
+
 /// Serves one client until QUIT, EOF or an I/O error.
-pub(super) async fn run(socket: TcpStream, shared: Arc<Shared>) {
-    let _ = Session::new(socket, shared).serve().await;
+pub(super) async fn run(socket: TcpStream, shared: Arc<Shared>, tls: Security) {
+    let session = match tls {
+        Security::Plain => Session::new(Box::new(socket), shared, None, false),
+        Security::StartTls(acceptor) => {
+            Session::new(Box::new(socket), shared, Some(acceptor), false)
+        }
+        Security::Implicit(acceptor) => match acceptor.accept(socket).await {
+            Ok(stream) => Session::new(Box::new(stream), shared, None, true),
+            // A client that does not trust the certificate gives up in the handshake.
+            Err(_) => return,
+        },
+    };
+    let _ = session.serve().await;
 }
 
 struct Session {
-    io: BufReader<TcpStream>,
+    io: BufReader<Box<dyn Stream>>,
+    /// Offered as STARTTLS until used.
+    starttls: Option<TlsAcceptor>,
+    /// The connection is encrypted.
+    secure: bool,
     shared: Arc<Shared>,
     credentials: Option<Credentials>,
     mail_from: Option<String>,
@@ -36,9 +67,16 @@ struct Session {
 }
 
 impl Session {
-    fn new(socket: TcpStream, shared: Arc<Shared>) -> Self {
+    fn new(
+        io: Box<dyn Stream>,
+        shared: Arc<Shared>,
+        starttls: Option<TlsAcceptor>,
+        secure: bool,
+    ) -> Self {
         Self {
-            io: BufReader::new(socket),
+            io: BufReader::new(io),
+            starttls,
+            secure,
             shared,
             credentials: None,
             mail_from: None,
@@ -85,12 +123,34 @@ impl Session {
                     self.reply("250-testkit.local greets you").await?;
                     self.reply("250-8BITMIME").await?;
                     self.reply("250-SMTPUTF8").await?;
+                    if self.starttls.is_some() {
+                        self.reply("250-STARTTLS").await?;
+                    }
                     self.reply("250 AUTH PLAIN LOGIN").await?;
                 }
                 "HELO" => {
                     self.reset();
                     self.reply("250 testkit.local").await?;
                 }
+                "STARTTLS" => match self.starttls.take() {
+                    Some(acceptor) => {
+                        self.reply("220 2.0.0 ready to start TLS").await?;
+                        // The client waits for the 220 before its handshake: nothing is
+                        // buffered yet.
+                        let (placeholder, _) = tokio::io::duplex(1);
+                        let plain =
+                            std::mem::replace(&mut self.io, BufReader::new(Box::new(placeholder)));
+                        let Ok(stream) = acceptor.accept(plain.into_inner()).await else {
+                            return Ok(());
+                        };
+                        self.io = BufReader::new(Box::new(stream));
+                        self.secure = true;
+                        // RFC 3207: everything from before the handshake is forgotten.
+                        self.reset();
+                        self.credentials = None;
+                    }
+                    None => self.reply("454 4.7.0 TLS not available").await?,
+                },
                 "AUTH" => self.auth(arg).await?,
                 "MAIL" => match address_after(arg, "FROM:") {
                     Some(addr) => {
@@ -159,12 +219,13 @@ impl Session {
             data.extend_from_slice(line);
             data.extend_from_slice(b"\r\n");
         }
-        let mail = ReceivedMail::parse(
+        let mut mail = ReceivedMail::parse(
             self.mail_from.take().unwrap_or_default(),
             std::mem::take(&mut self.rcpt_to),
             self.credentials.clone(),
             &data,
         );
+        mail.tls = self.secure;
         self.shared.push(mail);
         self.reply("250 2.0.0 OK queued").await
     }

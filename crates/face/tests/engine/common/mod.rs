@@ -88,3 +88,27 @@ pub fn tsv(rel: &str) -> Vec<Vec<String>> {
         .map(|l| l.split('\t').map(str::to_owned).collect())
         .collect()
 }
+
+/// Runs `test`, an `#[ignore]`d test of this binary, alone in a child process (the test
+/// binary run again with that one test), and fails with its output if it fails. For tests
+/// that measure the process's memory: in this one test binary other tests run beside them.
+pub fn run_alone(test: &str) {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new(exe)
+        .args([
+            test,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .output()
+        .expect("the test binary runs again");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stderr}");
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{test} failed in its own process:\n{stdout}\n{stderr}"
+    );
+}

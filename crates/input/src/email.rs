@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A syntactically valid mail address, trimmed and lower-cased. Deserializing an invalid
-/// one fails, which [`Json`] answers with 422.
+/// one fails, which the service's JSON extractor answers with 422.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);

@@ -9,6 +9,10 @@ pub struct Limits {
     pub max_bytes: u64,
     /// Largest accepted image, in pixels (width x height).
     pub max_pixels: u64,
+    /// Largest JPEG decoded at full size, in pixels; a larger one is decoded at 1/2 (1/4,
+    /// 1/8) of its width and height by DCT scaling, to at most this many pixels (see
+    /// [`crate::decode::decode`]).
+    pub full_decode_pixels: u64,
 }
 
 impl Default for Limits {
@@ -16,6 +20,8 @@ impl Default for Limits {
         Self {
             max_bytes: 15 * 1024 * 1024,
             max_pixels: 40_000_000,
+            // 6000x4000: every phone photo (12 MP, 4032x3024), most cameras' too.
+            full_decode_pixels: 24_000_000,
         }
     }
 }

@@ -267,9 +267,15 @@ fn small_corpus() -> Vec<(String, Vec<u8>, Expect)> {
             Expect::TooManyPixels(7000, 7000),
         ),
         (
+            // Over 24 MP: decoded at half size by DCT scaling (or refused: its data ends).
             "jpeg-claiming-6000x6000".into(),
             jpeg_claiming(&jpeg, 6000, 6000),
-            Expect::InvalidOr(6000, 6000),
+            Expect::InvalidOr(3000, 3000),
+        ),
+        (
+            "jpeg-claiming-4000x3000".into(),
+            jpeg_claiming(&jpeg, 4000, 3000),
+            Expect::InvalidOr(4000, 3000),
         ),
         (
             "jpeg-claiming-0x0".into(),
@@ -414,4 +420,39 @@ fn png16_rgba_decode_memory_alone() {
         grown < 260.0,
         "decoding took +{grown:.0} MiB of peak memory (bound 260 MiB)"
     );
+}
+
+/// The issue's other file: a JPEG claiming 6000x6000 (36 MP) cost +100 MiB, its full size at
+/// 3 bytes per pixel. Over `full_decode_pixels` (24 MP) a JPEG is decoded at half its width
+/// and height by DCT scaling: 3000x3000, about a quarter of the memory. A real 36 MP JPEG
+/// (here a smooth picture) is measured, at full size too for comparison.
+#[test]
+fn jpeg_over_24_megapixels_decodes_scaled_in_bounded_memory() {
+    let _one_at_a_time = SEQUENTIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let bytes = encode(&picture(6000, 6000), ImageFormat::Jpeg);
+    let (image, grown) = peak_growth(|| decode(&bytes, &Limits::default()));
+    let image = image.expect("a valid 36 MP JPEG decodes");
+    assert_eq!(image.dimensions(), (3000, 3000));
+    drop(image);
+    let whole = Limits {
+        full_decode_pixels: u64::MAX,
+        ..Limits::default()
+    };
+    let (image, grown_whole) = peak_growth(|| decode(&bytes, &whole));
+    assert_eq!(image.expect("full size").dimensions(), (6000, 6000));
+    eprintln!(
+        "JPEG 6000x6000 ({} KiB): peak RSS +{grown:.0} MiB at 3000x3000 (DCT scaling), \
+         +{grown_whole:.0} MiB at full size",
+        bytes.len() / 1024
+    );
+    // The output is 26 MiB, and the decoder's scaled colour planes as much again (measured
+    // +52 MiB); at full size the output alone is 103 MiB (measured +117 MiB).
+    assert!(
+        grown < 64.0,
+        "decoding took +{grown:.0} MiB of peak memory (bound 64 MiB)"
+    );
+    // Within the limit, 4000x3000 (a phone photo) is decoded whole.
+    let bytes = encode(&picture(4000, 3000), ImageFormat::Jpeg);
+    let image = decode(&bytes, &Limits::default()).expect("a 12 MP JPEG decodes");
+    assert_eq!(image.dimensions(), (4000, 3000));
 }

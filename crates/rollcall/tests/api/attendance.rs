@@ -642,55 +642,6 @@ async fn queue_timeout_is_503_with_retry_after() {
     }
 }
 
-/// Photos are never stored: after enrolments and a marked class photo, no file under the
-/// data directory (the SQLite database, its journal, anything else) holds any stretch of
-/// the uploaded bytes.
-#[tokio::test]
-async fn photos_are_never_stored() {
-    let app = class_app(Backend::SqliteInProcess).await;
-    let token = app.signed_in_teacher().await;
-    let mut uploaded = Vec::new();
-    for (person, roll) in [("matt_leblanc", "1"), ("matthew_perry", "2")] {
-        let path = app.enrol_person(&token, person, roll).await;
-        uploaded.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-    }
-    let group = photo("groups/friends_four.jpg");
-    expect(app.mark(&token, group.clone()).await, StatusCode::OK).await;
-    uploaded.push(("groups/friends_four.jpg".to_owned(), group));
-
-    let mut files = Vec::new();
-    let mut dirs = vec![app.settings.data_dir.clone()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    assert!(
-        files.iter().any(|f| f.to_string_lossy().contains(".db")),
-        "no database file under the data directory: {files:?}"
-    );
-    for file in &files {
-        let stored = std::fs::read(file).unwrap();
-        for (name, bytes) in &uploaded {
-            // Five 32-byte stretches spread over the photo (headers excluded).
-            for k in 1..=5 {
-                let at = bytes.len() * k / 6;
-                let window = &bytes[at..at + 32];
-                assert!(
-                    !stored.windows(32).any(|w| w == window),
-                    "{} holds bytes of the uploaded photo {name} (offset {at})",
-                    file.display()
-                );
-            }
-        }
-    }
-}
-
 /// A class photo over the upload limit: 413 with a reason, the connection closed (the rest
 /// of the body is never read), nobody marked.
 #[tokio::test]

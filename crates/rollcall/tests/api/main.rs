@@ -14,6 +14,7 @@ mod instances;
 mod kv;
 mod mail;
 mod openapi;
+mod retention;
 mod startup;
 mod store;
 mod students;

@@ -221,7 +221,7 @@ async fn photos_are_never_stored(backend: Backend) {
     assert!(
         values
             .iter()
-            .any(|(column, _)| column.starts_with("student_embeddings.")),
+            .any(|(column, _)| column.starts_with("template_embeddings.")),
         "no embedding read from the database"
     );
     // ... and no value holds a stretch of any photo, nor is as large as the smallest one.
@@ -309,7 +309,8 @@ async fn account_deletion_removes_everything_of_the_teacher(backend: Backend) {
     for table in [
         "teachers",
         "students",
-        "student_embeddings",
+        "face_templates",
+        "template_embeddings",
         "attendance",
         "classes",
     ] {

@@ -14,13 +14,13 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
-use super::photos::same_person_threshold;
+use super::photos::add_admitted_template;
 use super::upload::PhotoError;
 use crate::crypto::crop_aad;
 use crate::domain::attendance::Unknown;
 use crate::domain::templates;
 use crate::store::{
-    NewTemplate, RosterEntry, TeacherId, TemplateAdded, TemplateDetails, TemplateSource, WhenFull,
+    NewTemplate, TeacherId, TemplateAdded, TemplateDetails, TemplateSource, WhenFull,
 };
 use crate::vision::{FaceEvidence, RecognisedFace};
 use rollcall_face::QualityIssue;
@@ -158,34 +158,13 @@ pub async fn teach(
         figures: Some(figures),
         sealed_crop: sealed.as_deref(),
     };
-    let embedding = stored.embedding.as_slice();
-    let duplicate = state.vision.duplicate_threshold();
-    let same_person = same_person_threshold(state);
-    let admit = |roster: &[RosterEntry]| {
-        templates::admit_photo(
-            student.id,
-            &student.name,
-            embedding,
-            roster,
-            duplicate,
-            same_person,
-        )
+    let new = NewTemplate {
+        model_id,
+        embedding: stored.embedding.as_slice(),
+        details,
     };
-    let added = state
-        .store
-        .add_template(
-            teacher,
-            roll_no,
-            NewTemplate {
-                model_id,
-                embedding,
-                details,
-            },
-            state.settings.templates.per_student,
-            WhenFull::ReplaceWeakest,
-            &admit,
-        )
-        .await?;
+    let added =
+        add_admitted_template(state, teacher, &student, new, WhenFull::ReplaceWeakest).await?;
     // Used once.
     state
         .kv

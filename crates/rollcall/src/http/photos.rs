@@ -20,7 +20,8 @@ use super::upload::{PhotoError, PhotoUpload, RejectionBody};
 use crate::crypto::crop_aad;
 use crate::domain::{RollNo, templates};
 use crate::store::{
-    FaceTemplate, NewTemplate, RosterEntry, StoreError, TemplateId, TemplateSource, WhenFull,
+    FaceTemplate, NewTemplate, RosterEntry, StoreError, Student, TeacherId, TemplateAdded,
+    TemplateId, TemplateSource, WhenFull,
 };
 
 /// Routes of this module.
@@ -115,12 +116,42 @@ pub struct PhotoMsg {
 }
 
 /// The similarity below which a photo is refused as another person than the student.
-pub(super) fn same_person_threshold(state: &AppState) -> f32 {
+fn same_person_threshold(state: &AppState) -> f32 {
     state
         .settings
         .templates
         .same_person_threshold
         .unwrap_or(state.vision.review_threshold() - templates::SAME_PERSON_SLACK)
+}
+
+/// Adds a face to `student`'s templates if the domain admits it (not another student's face,
+/// not clearly someone else than the student), checked against the roster inside the
+/// store's transaction; `when_full` decides at the limit.
+pub(super) async fn add_admitted_template(
+    state: &AppState,
+    teacher: TeacherId,
+    student: &Student,
+    new: NewTemplate<'_>,
+    when_full: WhenFull,
+) -> Result<TemplateAdded, StoreError> {
+    let duplicate = state.vision.duplicate_threshold();
+    let same_person = same_person_threshold(state);
+    let embedding = new.embedding;
+    let admit = |roster: &[RosterEntry]| {
+        templates::admit_photo(
+            student.id,
+            &student.name,
+            embedding,
+            roster,
+            duplicate,
+            same_person,
+        )
+    };
+    let limit = state.settings.templates.per_student;
+    state
+        .store
+        .add_template(teacher, &student.roll_no, new, limit, when_full, &admit)
+        .await
 }
 
 /// Adds a face photo to a student.
@@ -178,34 +209,12 @@ async fn add_photo(
     let sealed = sealed_crop(&state, teacher, &enrolled)?;
     let details = template_details(TemplateSource::Photo, &enrolled, sealed.as_deref());
     let model_id = state.vision.recognizer_id();
-    let embedding = enrolled.embedding.as_slice();
-    let duplicate = state.vision.duplicate_threshold();
-    let same_person = same_person_threshold(&state);
-    let admit = |roster: &[RosterEntry]| {
-        templates::admit_photo(
-            student.id,
-            &student.name,
-            embedding,
-            roster,
-            duplicate,
-            same_person,
-        )
+    let new = NewTemplate {
+        model_id,
+        embedding: enrolled.embedding.as_slice(),
+        details,
     };
-    let added = state
-        .store
-        .add_template(
-            teacher,
-            roll_no,
-            NewTemplate {
-                model_id,
-                embedding,
-                details,
-            },
-            state.settings.templates.per_student,
-            WhenFull::Refuse,
-            &admit,
-        )
-        .await?;
+    let added = add_admitted_template(&state, teacher, &student, new, WhenFull::Refuse).await?;
     tracing::info!(template = added.template.id, "face photo added");
     let crops_kept = state.settings.templates.keep_crops;
     Ok((

@@ -1,4 +1,5 @@
-//! A student's name as a teacher types it.
+//! A student's name as a teacher types it (checked by [`crate::clean_field`], like every
+//! free-text field).
 
 /// Longest accepted student name, in characters.
 pub const MAX_LEN: usize = 100;
@@ -10,17 +11,9 @@ pub struct StudentName(String);
 impl StudentName {
     /// Checks a name; the error says what is wrong, for a 422 `detail`.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let name = raw.trim();
-        if name.is_empty() {
-            return Err("name must not be empty".to_owned());
-        }
-        if name.chars().count() > MAX_LEN {
-            return Err(format!("name must be at most {MAX_LEN} characters long"));
-        }
-        if name.chars().any(char::is_control) {
-            return Err("name must not contain control characters".to_owned());
-        }
-        Ok(Self(name.to_owned()))
+        crate::clean_field("name", raw, MAX_LEN)
+            .map(Self)
+            .map_err(|e| e.to_string())
     }
 
     /// The trimmed name.

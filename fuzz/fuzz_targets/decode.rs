@@ -4,11 +4,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rollcall_face::config::Limits;
+use rollcall_face::Limits;
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits::default();
-    if let Ok(image) = rollcall_face::decode::decode(data, &limits) {
+    if let Ok(image) = rollcall_face::decode(data, &limits) {
         let pixels = u64::from(image.width()) * u64::from(image.height());
         assert!(pixels > 0 && pixels <= limits.max_pixels);
         assert_eq!(image.as_raw().len() as u64, pixels * 3);

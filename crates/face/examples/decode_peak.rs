@@ -7,7 +7,7 @@
 //! ```
 //!
 //! `make-png16` writes a 16-bit RGBA PNG (a smooth pattern, so the file is small), streaming
-//! its rows; `decode` runs the engine's decoder (`rollcall_face::decode::decode`) and
+//! its rows; `decode` runs the engine's decoder (`rollcall_face::decode`) and
 //! `decode-general` the general path (`image` at native depth, then to 8-bit RGB). Each
 //! prints the process's peak RSS (VmHWM) before and after.
 
@@ -75,13 +75,12 @@ fn main() -> ExitCode {
             let before = vm_hwm_mib();
             let started = std::time::Instant::now();
             let (w, h) = if *mode == "decode" {
-                let image =
-                    rollcall_face::decode::decode(&bytes, &limits).map_err(|e| e.to_string())?;
+                let image = rollcall_face::decode(&bytes, &limits).map_err(|e| e.to_string())?;
                 image.dimensions()
             } else {
-                let image = rollcall_face::decode::decode_dynamic(&bytes, &limits)
-                    .map_err(|e| e.to_string())?;
-                let image = rollcall_face::decode::to_rgb(image);
+                let image =
+                    rollcall_face::decode_dynamic(&bytes, &limits).map_err(|e| e.to_string())?;
+                let image = rollcall_face::to_rgb(image);
                 image.dimensions()
             };
             println!(

@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use image::RgbImage;
-use rollcall_face::detect::{Detector, Pass, plan};
-use rollcall_face::geometry::nms;
+use rollcall_face::Rect;
 use rollcall_face::manifest::{Manifest, Role, verify_model_file};
-use rollcall_face::resample::Rect;
+use rollcall_face::nms;
 use rollcall_face::synth::{FaceSource, SceneSpec, compose, identities};
 use rollcall_face::{BBox, DetectConfig, DetectedFace, Engine, EngineConfig};
+use rollcall_face::{Detector, Pass, plan};
 
 type Error = Box<dyn std::error::Error>;
 

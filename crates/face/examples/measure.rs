@@ -12,7 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         && flag == "--png"
     {
         // Debug aid: write a photo (any format, EXIF applied) as a PNG of at most 480 px.
-        let image = rollcall_face::decode::decode(&std::fs::read(input)?, &Default::default())?;
+        let image = rollcall_face::decode(&std::fs::read(input)?, &Default::default())?;
         let scale = (480.0 / f64::from(image.width().max(image.height()))).min(1.0);
         let (w, h) = (
             f64::from(image.width()) * scale,

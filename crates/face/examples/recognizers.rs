@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use image::RgbImage;
-use rollcall_face::embed::{Recognizer, cosine};
 use rollcall_face::manifest::{Manifest, Role, verify_model_file};
 use rollcall_face::quality::primary_face;
 use rollcall_face::synth::identities;
 use rollcall_face::{Engine, EngineConfig};
+use rollcall_face::{Recognizer, cosine};
 
 type Error = Box<dyn std::error::Error>;
 

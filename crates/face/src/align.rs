@@ -85,11 +85,6 @@ impl Similarity {
             ty: -(b * self.tx + a * self.ty),
         })
     }
-
-    /// Scale factor.
-    pub fn scale(&self) -> f32 {
-        (self.a * self.a + self.b * self.b).sqrt()
-    }
 }
 
 /// Warps `image` into a `size` x `size` crop where the five `landmarks` land on `template`.

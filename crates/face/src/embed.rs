@@ -77,17 +77,9 @@ impl Recognizer {
         &self.spec.id
     }
 
-    /// Cosine threshold from the manifest at which two faces are taken for the same person
-    /// (0.4 when it has none).
-    pub fn default_threshold(&self) -> f32 {
-        self.spec.threshold.unwrap_or(0.4)
-    }
-
-    /// Cosine threshold from the manifest at which attendance marks a student present
-    /// without asking; never below [`Recognizer::default_threshold`].
-    pub fn default_present_threshold(&self) -> f32 {
-        let floor = self.default_threshold();
-        self.spec.present_threshold.unwrap_or(floor).max(floor)
+    /// The model's manifest entry (its thresholds among others).
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
     }
 
     /// Aligns a detected face to the recognizer's template (`size` x `size` crop).

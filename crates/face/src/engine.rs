@@ -3,13 +3,13 @@
 use image::{DynamicImage, RgbImage};
 use serde::Serialize;
 
-use crate::config::EngineConfig;
+use crate::config::{EngineConfig, MatchConfig};
 use crate::decode::{decode, to_rgb};
 use crate::detect::Detector;
 use crate::embed::Recognizer;
 use crate::error::FaceError;
 use crate::geometry::{BBox, DetectedFace, Point};
-use crate::manifest::{Manifest, Role, verify_model_file};
+use crate::manifest::{Manifest, ModelSpec, Role, verify_model_file};
 use crate::matching::{FaceMatch, MatchParams, RosterItem, match_faces};
 use crate::pose::{HeadPose, PoseEstimator};
 use crate::quality::{self, QualityReport};
@@ -78,10 +78,7 @@ pub struct Engine {
 impl Engine {
     /// Loads and verifies the configured models.
     pub fn load(config: &EngineConfig) -> Result<Self, FaceError> {
-        let manifest = match &config.manifest_path {
-            Some(path) => Manifest::from_path(path)?,
-            None => Manifest::embedded()?,
-        };
+        let manifest = manifest(config)?;
         let threads = config.threads.unwrap_or_else(default_threads).max(1);
         let det_spec = manifest.model(&config.detector, Role::Detector)?;
         let rec_spec = manifest.model(&config.recognizer, Role::Recognizer)?;
@@ -176,19 +173,14 @@ impl Engine {
     /// Matching thresholds: the configured ones, the recognizer's manifest thresholds
     /// otherwise. The suggestion floor never exceeds the match threshold.
     pub fn match_params(&self) -> MatchParams {
-        let matching = &self.config.matching;
-        let threshold = matching
-            .threshold
-            .unwrap_or_else(|| self.recognizer.default_present_threshold());
-        let review_threshold = matching
-            .review_threshold
-            .unwrap_or_else(|| self.recognizer.default_threshold())
-            .min(threshold);
-        MatchParams {
-            threshold,
-            review_threshold,
-            margin: matching.margin,
-        }
+        match_params(&self.config.matching, self.recognizer.spec())
+    }
+
+    /// [`Engine::match_params`] of an engine `config` would load, from the manifest alone.
+    pub fn match_params_of(config: &EngineConfig) -> Result<MatchParams, FaceError> {
+        let manifest = manifest(config)?;
+        let spec = manifest.model(&config.recognizer, Role::Recognizer)?;
+        Ok(match_params(&config.matching, spec))
     }
 
     /// Stage 4: matches face embeddings against a roster.
@@ -257,6 +249,20 @@ impl Engine {
         }
     }
 
+    /// The quality gate's findings on one of the `faces` found in `image` (aligns it, estimates
+    /// its head pose, measures), and its aligned crop.
+    pub fn assess_face(
+        &self,
+        image: &RgbImage,
+        faces: &[DetectedFace],
+        face: &DetectedFace,
+    ) -> Result<(QualityReport, RgbImage), FaceError> {
+        let aligned = self.recognizer.align(image, face)?;
+        let pose = self.head_pose(image, face)?;
+        let report = quality::assess(faces, face, image, pose, &aligned, &self.config.quality);
+        Ok((report, aligned))
+    }
+
     /// Runs the quality gate without deciding.
     pub fn assess(&self, image: &RgbImage) -> Result<Assessment, FaceError> {
         let faces = self.detector.detect_enrolment(
@@ -275,9 +281,7 @@ impl Engine {
                 aligned: None,
             });
         };
-        let aligned = self.recognizer.align(image, &face)?;
-        let pose = self.head_pose(image, &face)?;
-        let report = quality::assess(&faces, &face, image, pose, &aligned, &self.config.quality);
+        let (report, aligned) = self.assess_face(image, &faces, &face)?;
         let embedding = self
             .recognizer
             .embed_aligned(std::slice::from_ref(&aligned))?
@@ -290,5 +294,26 @@ impl Engine {
             embedding: Some(embedding),
             aligned: Some(aligned),
         })
+    }
+}
+
+/// The embedded manifest, or the one `config` names.
+fn manifest(config: &EngineConfig) -> Result<Manifest, FaceError> {
+    Ok(match &config.manifest_path {
+        Some(path) => Manifest::from_path(path)?,
+        None => Manifest::embedded()?,
+    })
+}
+
+/// `matching`'s thresholds, else the recognizer's from the manifest: `threshold` (0.4 when
+/// absent) for suggestions, `present_threshold` (never below it) for marking present.
+fn match_params(matching: &MatchConfig, recognizer: &ModelSpec) -> MatchParams {
+    let floor = recognizer.threshold.unwrap_or(0.4);
+    let present = recognizer.present_threshold.unwrap_or(floor).max(floor);
+    let threshold = matching.threshold.unwrap_or(present);
+    MatchParams {
+        threshold,
+        review_threshold: matching.review_threshold.unwrap_or(floor).min(threshold),
+        margin: matching.margin,
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use rollcall_face::embed::cosine;
+use rollcall_face::cosine;
 use rollcall_face::{Engine, EngineConfig};
 
 fn engine_with(detector: &str, recognizer: &str) -> Engine {

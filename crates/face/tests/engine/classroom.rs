@@ -18,9 +18,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use image::RgbImage;
-use rollcall_face::resample::{Rect, resize_region};
 use rollcall_face::synth::XorShift;
 use rollcall_face::{BBox, FaceError, FaceMatch, RosterItem};
+use rollcall_face::{Rect, resize_region};
 
 /// People in the scene.
 const IN_SCENE: usize = 36;

@@ -5,8 +5,8 @@ use crate::common;
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageEncoder, ImageFormat, RgbImage};
-use rollcall_face::decode::decode;
-use rollcall_face::embed::cosine;
+use rollcall_face::cosine;
+use rollcall_face::decode;
 use rollcall_face::{FaceError, Limits, SizeKind};
 
 fn portrait() -> RgbImage {
@@ -135,8 +135,8 @@ fn png_rows_match_the_general_decoder() {
             .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
             .unwrap();
         let rows = decode(&bytes, &Limits::default()).unwrap();
-        let general = rollcall_face::decode::to_rgb(
-            rollcall_face::decode::decode_dynamic(&bytes, &Limits::default()).unwrap(),
+        let general = rollcall_face::to_rgb(
+            rollcall_face::decode_dynamic(&bytes, &Limits::default()).unwrap(),
         );
         assert_eq!(rows.dimensions(), general.dimensions(), "{name}");
         let worst = rows

@@ -12,7 +12,7 @@ use crate::common;
 use std::io::Cursor;
 
 use image::{ImageFormat, RgbImage};
-use rollcall_face::decode::decode;
+use rollcall_face::decode;
 use rollcall_face::{FaceError, Limits};
 
 /// A smooth 8-bit RGB picture (compresses well, like the files).

@@ -10,7 +10,7 @@
 
 use crate::common;
 
-use rollcall_face::embed::cosine;
+use rollcall_face::cosine;
 
 /// People in identities/ (one gallery photo each).
 const PEOPLE: usize = 51;

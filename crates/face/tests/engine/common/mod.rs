@@ -44,7 +44,7 @@ pub fn faces_dir() -> PathBuf {
 
 /// Checks that the ONNX Runtime library can be found.
 pub fn require_ort() {
-    let path = rollcall_face::runtime::dylib_path();
+    let path = rollcall_face::dylib_path();
     assert!(
         path.is_file(),
         "ONNX Runtime not found at {}: run `scripts/fetch-onnxruntime.sh` (it prints the path; \

@@ -22,7 +22,7 @@ use rollcall_face::synth::{self, FaceSource, SceneSpec};
 use rollcall_face::{Engine, FaceError};
 use serde_json::{Value, json};
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use rollcall::app::{self, AppError, Application};
 use rollcall::auth::password;
 use rollcall::config::{Secret, Settings, SettingsLayer};
@@ -34,8 +34,11 @@ const PASSWORD: &str = "Bench-password-1";
 /// Load-test POST /mark_attendance in-process (SQLite in a temporary directory) and print
 /// latency percentiles and throughput with 1, 2 and 4 teachers at once. The service's
 /// settings (models, workers, threads) come from the usual flags and ROLLCALL_* variables.
-#[derive(Parser)]
+#[derive(clap::Parser)]
 struct Args {
+    // First, so that the settings' naming rule (`--x-y`, `ROLLCALL_X_Y`) reaches only theirs.
+    #[command(flatten)]
+    settings: SettingsLayer,
     /// The labelled photos (with `identities/`).
     #[arg(long, env = "ROLLCALL_FACES_DIR", default_value = "../shared/faces")]
     faces_dir: PathBuf,
@@ -54,16 +57,12 @@ struct Args {
     /// Classroom photo height.
     #[arg(long, default_value_t = 1080)]
     height: u32,
-    /// Optional TOML file with settings, as for `rollcall serve`.
-    #[arg(long, env = "ROLLCALL_CONFIG")]
-    config: Option<PathBuf>,
-    #[command(flatten)]
-    settings: SettingsLayer,
 }
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
-    let settings = match Settings::load(args.settings, args.config.as_deref()) {
+    let matches = Args::command().get_matches();
+    let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let settings = match Settings::load(&matches) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("bench_http: configuration error: {e}");

@@ -1,22 +1,26 @@
 //! Typed, validated settings.
 //!
-//! Three layers, later ones winning: the defaults (all in [`Settings::with_data_dir`]), an
-//! optional TOML file named by `ROLLCALL_CONFIG` (keys are the setting names in snake case,
-//! e.g. `bind`, `database_url`), and environment variables / command-line flags
-//! (`ROLLCALL_*`, parsed by clap). `figment` merges the file and the environment into one
-//! [`SettingsLayer`]; [`Settings::from_layer`] checks each value and fills in the defaults.
+//! Three layers, later ones winning: the defaults (the `default_value`s of [`SettingsLayer`],
+//! shown by `--help`), an optional TOML file named by `ROLLCALL_CONFIG` (keys are the setting
+//! names in snake case, e.g. `bind`, `database_url`), and the environment variables / flags
+//! (`ROLLCALL_*`) actually given; a blank one counts as not given. clap parses the layer,
+//! `figment` merges the three, [`Settings::from_layer`] checks each value.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
-use std::path::{Path, PathBuf};
+use std::ops::{Bound, RangeBounds};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, FromArgMatches};
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use ipnet::IpNet;
@@ -37,9 +41,6 @@ pub const DATA_KEY_FILE: &str = "data-key";
 /// Length of the data key in bytes.
 pub const DATA_KEY_BYTES: usize = 32;
 
-/// Face templates a student may have when `ROLLCALL_FACE_TEMPLATES_PER_STUDENT` is unset.
-pub const DEFAULT_TEMPLATES_PER_STUDENT: usize = 5;
-
 /// A data key from its 64 hexadecimal digits; the error says what is wrong, never the key.
 pub fn parse_data_key(text: &str) -> Result<[u8; DATA_KEY_BYTES], String> {
     let bytes = hex::decode(text.trim()).map_err(|_| {
@@ -53,9 +54,6 @@ pub fn parse_data_key(text: &str) -> Result<[u8; DATA_KEY_BYTES], String> {
         )
     })
 }
-
-/// The model folder when neither `ROLLCALL_MODEL_DIR` nor `--model-dir` is given.
-pub const DEFAULT_MODEL_DIR: &str = "models";
 
 /// Why the settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -72,18 +70,13 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The JWT secret file could not be read or written.
-    #[error("JWT secret file {path}: {source}")]
-    SecretFile {
-        /// `<data dir>/jwt-secret`.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The data key file could not be read or written.
-    #[error("data key file {path}: {source}")]
-    DataKeyFile {
-        /// `<data dir>/data-key`.
+    /// A generated secret's file (`<data dir>/jwt-secret`, `<data dir>/data-key`) could not
+    /// be read or written.
+    #[error("{what} file {path}: {source}")]
+    File {
+        /// "JWT secret" or "data key".
+        what: &'static str,
+        /// The file.
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
@@ -157,237 +150,234 @@ impl FromStr for ProxyNet {
     }
 }
 
-/// One raw layer of settings, every field optional: parsed from the environment and the
-/// command line by clap, and from the TOML config file by figment. Each doc comment is the
-/// `--help` text; the defaults it names are those of [`Settings::with_data_dir`].
-#[derive(Clone, Default, Serialize, Deserialize, clap::Args)]
+/// The settings as given: by clap from the environment and the command line (its
+/// `default_value`s are the defaults, written only here), by figment from the TOML file.
+/// Each doc comment is the `--help` text. Numbers that must be positive are `NonZero*`, so
+/// clap and the TOML parser refuse a 0 already.
+#[derive(Clone, Serialize, Deserialize, clap::Args)]
+#[command(mut_args = setting_arg())]
 #[serde(deny_unknown_fields)]
 pub struct SettingsLayer {
-    /// Address to listen on [default: 127.0.0.1:8000].
-    #[arg(long, env = "ROLLCALL_BIND", global = true)]
-    pub bind: Option<SocketAddr>,
-    /// Directory for the SQLite database and the generated JWT secret [default: ./data].
-    #[arg(long, env = "ROLLCALL_DATA_DIR", global = true)]
-    pub data_dir: Option<PathBuf>,
+    /// Optional TOML file with settings (keys as the flags, in snake case); the environment
+    /// and flags override it.
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+    /// Directory for the SQLite database and the generated secrets.
+    #[arg(default_value = "./data")]
+    pub data_dir: PathBuf,
     /// Database URL: `sqlite://<path>` (created on first run) or `postgres://user@host/db`
     /// [default: sqlite://<data dir>/rollcall.db].
-    #[arg(
-        long,
-        env = "ROLLCALL_DATABASE_URL",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Largest number of pooled database connections [default: 10].
-    #[arg(long, env = "ROLLCALL_DATABASE_MAX_CONNECTIONS", global = true)]
-    pub database_max_connections: Option<NonZeroU32>,
+    /// Largest number of pooled database connections.
+    #[arg(default_value = "10")]
+    pub database_max_connections: NonZeroU32,
     /// Redis URL (`redis://host:port/db`) for one-time codes, throttles and revoked tokens;
     /// unset = in-process store (only correct with a single instance).
-    #[arg(
-        long,
-        env = "ROLLCALL_REDIS_URL",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(hide_env_values = true)]
     pub redis_url: Option<String>,
-    /// Prefix of every key written to the key-value store [default: rollcall:].
-    #[arg(long, env = "ROLLCALL_KV_PREFIX", global = true)]
-    pub kv_prefix: Option<String>,
-    /// Seconds one database or key-value call may take before the request fails with 503
-    /// [default: 5].
-    #[arg(long, env = "ROLLCALL_BACKEND_TIMEOUT_SECONDS", global = true)]
-    pub backend_timeout_seconds: Option<NonZeroU64>,
+    /// Prefix of every key written to the key-value store.
+    #[arg(default_value = "rollcall:")]
+    pub kv_prefix: String,
+    /// Seconds one database or key-value call may take before the request fails with 503.
+    #[arg(default_value = "5")]
+    pub backend_timeout_seconds: NonZeroU64,
     /// SMTP URL (`smtp://user:pass@host:587`, `smtp+starttls://...`, `smtps://...`); unset =
     /// mails are written to the log instead of being sent.
-    #[arg(long, env = "ROLLCALL_SMTP_URL", global = true, hide_env_values = true)]
+    #[arg(hide_env_values = true)]
     pub smtp_url: Option<String>,
     /// PEM file of CA certificates trusted for the SMTP server's certificate besides the
-    /// public (Mozilla) roots, e.g. a relay with a private CA [default: none].
-    #[arg(long, env = "ROLLCALL_SMTP_CA_FILE", global = true)]
+    /// public (Mozilla) roots, e.g. a relay with a private CA.
     pub smtp_ca_file: Option<PathBuf>,
-    /// Sender address of outgoing mail [default: Rollcall <no-reply@localhost>].
-    #[arg(long, env = "ROLLCALL_MAIL_FROM", global = true)]
-    pub mail_from: Option<String>,
-    /// Seconds to wait for the mail server before answering 503 [default: 10].
-    #[arg(long, env = "ROLLCALL_MAIL_TIMEOUT_SECONDS", global = true)]
-    pub mail_timeout_seconds: Option<NonZeroU64>,
+    /// Sender address of outgoing mail.
+    #[arg(default_value = "Rollcall <no-reply@localhost>")]
+    pub mail_from: String,
+    /// Seconds to wait for the mail server before answering 503.
+    #[arg(default_value = "10")]
+    pub mail_timeout_seconds: NonZeroU64,
     /// Without ROLLCALL_SMTP_URL, allow mail (one-time codes included) to go to the log
     /// although PostgreSQL or Redis is configured; without it such a server refuses to
-    /// start. The embedded defaults (SQLite, in-process store) always log, with a warning
-    /// [default: false].
-    #[arg(long, env = "ROLLCALL_MAIL_TO_LOG", global = true)]
-    pub mail_to_log: Option<bool>,
+    /// start. The embedded defaults (SQLite, in-process store) always log, with a warning.
+    #[arg(action = clap::ArgAction::Set, default_value = "false")]
+    pub mail_to_log: bool,
     /// HS256 signing secret for access tokens, at least 32 bytes; unset = a random secret
     /// generated once and kept in `<data dir>/jwt-secret` (mode 0600).
-    #[arg(
-        long,
-        env = "ROLLCALL_JWT_SECRET",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(hide_env_values = true)]
     pub jwt_secret: Option<String>,
     /// Key that encrypts the stored face crops (XChaCha20-Poly1305): 64 hexadecimal digits
     /// (`openssl rand -hex 32`); unset = a random key generated once and kept in
     /// `<data dir>/data-key` (mode 0600). Losing it makes the stored crops unreadable.
-    #[arg(long, env = "ROLLCALL_DATA_KEY", global = true, hide_env_values = true)]
+    #[arg(hide_env_values = true)]
     pub data_key: Option<String>,
     /// Keep each face template's aligned face crop (112x112 JPEG, encrypted) for thumbnails
     /// and model upgrades; `false` keeps no crops at all (thumbnails are then 404 and a
-    /// model change needs re-enrolment) [default: true].
-    #[arg(long, env = "ROLLCALL_KEEP_FACE_CROPS", global = true)]
-    pub keep_face_crops: Option<bool>,
-    /// Face templates (photos) a student may have [default: 5].
-    #[arg(long, env = "ROLLCALL_FACE_TEMPLATES_PER_STUDENT", global = true)]
-    pub face_templates_per_student: Option<NonZeroUsize>,
+    /// model change needs re-enrolment).
+    #[arg(action = clap::ArgAction::Set, default_value = "true")]
+    pub keep_face_crops: bool,
+    /// Face templates (photos) a student may have.
+    #[arg(default_value = "5")]
+    pub face_templates_per_student: NonZeroUsize,
     /// A photo added to a student is refused as another person when its best similarity to
     /// the student's templates is below this [default: the review threshold minus 0.1].
-    #[arg(long, env = "ROLLCALL_SAME_PERSON_THRESHOLD", global = true)]
     pub same_person_threshold: Option<f32>,
-    /// Lifetime of access tokens in minutes [default: 60].
-    #[arg(long, env = "ROLLCALL_TOKEN_TTL_MINUTES", global = true)]
-    pub token_ttl_minutes: Option<NonZeroU64>,
+    /// Lifetime of access tokens in minutes.
+    #[arg(default_value = "60")]
+    pub token_ttl_minutes: NonZeroU64,
     /// Comma-separated origins allowed by CORS, e.g. `https://app.example.org`; `*` allows
     /// any origin; unset = no cross-origin access.
-    #[arg(long, env = "ROLLCALL_CORS_ORIGINS", global = true)]
     pub cors_origins: Option<String>,
     /// Mark the web app's session cookie `Secure` (sent over HTTPS only). Without it, the
     /// cookie is `Secure` when a trusted proxy says the request came over HTTPS
-    /// (`X-Forwarded-Proto: https`) [default: false].
-    #[arg(long, env = "ROLLCALL_COOKIE_SECURE", global = true)]
-    pub cookie_secure: Option<bool>,
-    /// Log format: `text` or `json` [default: text].
-    #[arg(long, env = "ROLLCALL_LOG_FORMAT", global = true)]
-    pub log_format: Option<LogFormat>,
-    /// Log filter in `tracing` syntax, e.g. `info,rollcall=debug` [default: info].
-    #[arg(long, env = "ROLLCALL_LOG", global = true)]
-    pub log: Option<String>,
-    /// Seconds a one-time code stays valid [default: 300].
-    #[arg(long, env = "ROLLCALL_OTP_TTL_SECONDS", global = true)]
-    pub otp_ttl_seconds: Option<NonZeroU64>,
-    /// Seconds between two codes sent to the same address [default: 60].
-    #[arg(long, env = "ROLLCALL_OTP_COOLDOWN_SECONDS", global = true)]
-    pub otp_cooldown_seconds: Option<NonZeroU64>,
-    /// Wrong guesses after which a one-time code is void [default: 5].
-    #[arg(long, env = "ROLLCALL_OTP_MAX_ATTEMPTS", global = true)]
-    pub otp_max_attempts: Option<NonZeroU32>,
-    /// Failed logins per account within the window before logins are refused with 429
-    /// [default: 5].
-    #[arg(long, env = "ROLLCALL_LOGIN_MAX_FAILURES_PER_ACCOUNT", global = true)]
-    pub login_max_failures_per_account: Option<NonZeroU32>,
-    /// Failed logins per client IP within the window before logins are refused with 429
-    /// [default: 20].
-    #[arg(long, env = "ROLLCALL_LOGIN_MAX_FAILURES_PER_IP", global = true)]
-    pub login_max_failures_per_ip: Option<NonZeroU32>,
+    /// (`X-Forwarded-Proto: https`).
+    #[arg(action = clap::ArgAction::Set, default_value = "false")]
+    pub cookie_secure: bool,
+    /// Log format.
+    #[arg(default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log filter in `tracing` syntax, e.g. `info,rollcall=debug`.
+    #[arg(default_value = "info")]
+    pub log: String,
+    /// Seconds a one-time code stays valid.
+    #[arg(default_value = "300")]
+    pub otp_ttl_seconds: NonZeroU64,
+    /// Seconds between two codes sent to the same address.
+    #[arg(default_value = "60")]
+    pub otp_cooldown_seconds: NonZeroU64,
+    /// Wrong guesses after which a one-time code is void.
+    #[arg(default_value = "5")]
+    pub otp_max_attempts: NonZeroU32,
+    /// Failed logins per account within the window before logins are refused with 429.
+    #[arg(default_value = "5")]
+    pub login_max_failures_per_account: NonZeroU32,
+    /// Failed logins per client IP within the window before logins are refused with 429.
+    #[arg(default_value = "20")]
+    pub login_max_failures_per_ip: NonZeroU32,
     /// Reverse proxies whose `X-Forwarded-For` names the client, as a comma list of addresses
-    /// or blocks (e.g. `127.0.0.1,10.0.0.0/8`); used for per-client limits [default: none,
-    /// the connection's address is the client].
-    #[arg(long, env = "ROLLCALL_TRUSTED_PROXIES", global = true)]
+    /// or blocks (e.g. `127.0.0.1,10.0.0.0/8`); used for per-client limits; unset = none, the
+    /// connection's address is the client.
     pub trusted_proxies: Option<String>,
-    /// Length of the failed-login window in seconds [default: 900].
-    #[arg(long, env = "ROLLCALL_LOGIN_WINDOW_SECONDS", global = true)]
-    pub login_window_seconds: Option<NonZeroU64>,
-    /// Largest accepted JSON request body in bytes [default: 65536].
-    #[arg(long, env = "ROLLCALL_JSON_BODY_LIMIT_BYTES", global = true)]
-    pub json_body_limit_bytes: Option<NonZeroUsize>,
+    /// Length of the failed-login window in seconds.
+    #[arg(default_value = "900")]
+    pub login_window_seconds: NonZeroU64,
+    /// Largest accepted JSON request body in bytes.
+    #[arg(default_value = "65536")]
+    pub json_body_limit_bytes: NonZeroUsize,
 
     // --- face recognition and attendance ---
-    /// Largest accepted photo upload in bytes [default: 15728640 (15 MiB)].
-    #[arg(long, env = "ROLLCALL_MAX_UPLOAD_BYTES", global = true)]
-    pub max_upload_bytes: Option<NonZeroUsize>,
-    /// IANA time zone that decides which day "today" is for attendance, e.g.
-    /// `Europe/Paris` [default: UTC].
-    #[arg(long, env = "ROLLCALL_TIMEZONE", global = true)]
-    pub timezone: Option<String>,
-    /// Directory holding the face model files [default: ./models].
-    #[arg(long, env = "ROLLCALL_MODEL_DIR", global = true)]
-    pub model_dir: Option<PathBuf>,
-    /// Face detector model id from the model manifest [default: scrfd_2.5g].
-    #[arg(long, env = "ROLLCALL_DETECTOR", global = true)]
-    pub detector: Option<String>,
-    /// Face recognizer model id from the model manifest [default: faceplugin_fr_feature_512].
-    #[arg(long, env = "ROLLCALL_RECOGNIZER", global = true)]
-    pub recognizer: Option<String>,
-    /// Photos analysed at the same time [default: 1].
-    #[arg(long, env = "ROLLCALL_INFERENCE_WORKERS", global = true)]
-    pub inference_workers: Option<NonZeroUsize>,
+    /// Largest accepted photo upload in bytes (15 MiB).
+    #[arg(default_value = "15728640")]
+    pub max_upload_bytes: NonZeroUsize,
+    /// IANA time zone that decides which day "today" is for attendance, e.g. `Europe/Paris`.
+    #[arg(default_value = "UTC")]
+    pub timezone: String,
+    /// Directory holding the face model files.
+    #[arg(default_value = "models")]
+    pub model_dir: PathBuf,
+    /// Face detector model id from the model manifest.
+    #[arg(default_value = "scrfd_2.5g")]
+    pub detector: String,
+    /// Face recognizer model id from the model manifest.
+    #[arg(default_value = "faceplugin_fr_feature_512")]
+    pub recognizer: String,
+    /// Photos analysed at the same time.
+    #[arg(default_value = "1")]
+    pub inference_workers: NonZeroUsize,
     /// ONNX Runtime threads per model [default: number of cores / workers].
-    #[arg(long, env = "ROLLCALL_INFERENCE_THREADS", global = true)]
     pub inference_threads: Option<NonZeroUsize>,
-    /// Photos that may wait for a worker; beyond it requests get 503 [default: 8].
-    #[arg(long, env = "ROLLCALL_INFERENCE_QUEUE", global = true)]
-    pub inference_queue: Option<usize>,
-    /// Seconds a photo may wait for a worker before the request gets 503 [default: 30].
-    #[arg(long, env = "ROLLCALL_INFERENCE_QUEUE_TIMEOUT_SECONDS", global = true)]
-    pub inference_queue_timeout_seconds: Option<NonZeroU64>,
+    /// Photos that may wait for a worker; beyond it requests get 503.
+    #[arg(default_value = "8")]
+    pub inference_queue: usize,
+    /// Seconds a photo may wait for a worker before the request gets 503.
+    #[arg(default_value = "30")]
+    pub inference_queue_timeout_seconds: NonZeroU64,
     /// Minimum cosine similarity for a face to match a student, who is then marked present
     /// [default: the recognizer's `present_threshold` from the model manifest].
-    #[arg(long, env = "ROLLCALL_MATCH_THRESHOLD", global = true)]
     pub match_threshold: Option<f32>,
     /// Minimum cosine similarity for a face below the match threshold to be reported with the
     /// student it most likely is, for the teacher to confirm; never marked by itself
     /// [default: the recognizer's `threshold` from the model manifest, its FAR 1e-3 point].
-    #[arg(long, env = "ROLLCALL_REVIEW_THRESHOLD", global = true)]
     pub review_threshold: Option<f32>,
-    /// Minimum similarity gap between the matched student and the next best [default: 0.05].
-    #[arg(long, env = "ROLLCALL_MATCH_MARGIN", global = true)]
-    pub match_margin: Option<f32>,
+    /// Minimum similarity gap between the matched student and the next best.
+    #[arg(default_value = "0.05")]
+    pub match_margin: f32,
     /// Similarity at or above which a new student's photo is refused as a face already
-    /// enrolled under another roll number [default: 0.5, never below the match threshold].
-    #[arg(long, env = "ROLLCALL_DUPLICATE_THRESHOLD", global = true)]
-    pub duplicate_threshold: Option<f32>,
+    /// enrolled under another roll number (never below the match threshold).
+    #[arg(default_value = "0.5")]
+    pub duplicate_threshold: f32,
 
     // --- hardening under hostile load (issue 10) ---
     /// Password hashes (argon2id, about 19 MiB each) computed at the same time; more
     /// logins wait [default: the number of cores, at most 4].
-    #[arg(long, env = "ROLLCALL_PASSWORD_HASH_CONCURRENCY", global = true)]
     pub password_hash_concurrency: Option<NonZeroUsize>,
-    /// Milliseconds a login may wait for a hashing slot before it gets 503 with
-    /// `Retry-After` [default: 2000].
-    #[arg(long, env = "ROLLCALL_PASSWORD_HASH_WAIT_MS", global = true)]
-    pub password_hash_wait_ms: Option<NonZeroU64>,
-    /// Seconds a photo upload's body may take to arrive before the request gets 408
-    /// [default: 30].
-    #[arg(long, env = "ROLLCALL_UPLOAD_READ_TIMEOUT_SECONDS", global = true)]
-    pub upload_read_timeout_seconds: Option<NonZeroU64>,
-    /// Photo uploads one teacher may have in progress at once; more get 429 [default: 2].
-    #[arg(long, env = "ROLLCALL_UPLOADS_PER_TEACHER", global = true)]
-    pub uploads_per_teacher: Option<NonZeroUsize>,
-    /// Seconds a client may take to send a request's headers before the connection is
-    /// closed [default: 10].
-    #[arg(long, env = "ROLLCALL_HEADER_READ_TIMEOUT_SECONDS", global = true)]
-    pub header_read_timeout_seconds: Option<NonZeroU64>,
+    /// Milliseconds a login may wait for a hashing slot before it gets 503 with `Retry-After`.
+    #[arg(default_value = "2000")]
+    pub password_hash_wait_ms: NonZeroU64,
+    /// Seconds a photo upload's body may take to arrive before the request gets 408.
+    #[arg(default_value = "30")]
+    pub upload_read_timeout_seconds: NonZeroU64,
+    /// Photo uploads one teacher may have in progress at once; more get 429.
+    #[arg(default_value = "2")]
+    pub uploads_per_teacher: NonZeroUsize,
+    /// Seconds a client may take to send a request's headers before the connection is closed.
+    #[arg(default_value = "10")]
+    pub header_read_timeout_seconds: NonZeroU64,
     /// Client connections served at once; further connections wait in the listen backlog.
-    /// Keep it well under `ulimit -n` [default: 400].
-    #[arg(long, env = "ROLLCALL_MAX_CONNECTIONS", global = true)]
-    pub max_connections: Option<NonZeroUsize>,
+    /// Keep it well under `ulimit -n`.
+    #[arg(default_value = "400")]
+    pub max_connections: NonZeroUsize,
     /// Seconds in-flight requests may take to finish after SIGTERM / Ctrl-C before their
-    /// connections are cut [default: 30].
-    #[arg(long, env = "ROLLCALL_SHUTDOWN_GRACE_SECONDS", global = true)]
-    pub shutdown_grace_seconds: Option<NonZeroU64>,
-    /// One-time codes sent to one address per 24 hours (both purposes) [default: 10].
-    #[arg(long, env = "ROLLCALL_OTP_MAX_SENDS_PER_DAY", global = true)]
-    pub otp_max_sends_per_day: Option<NonZeroU32>,
-    /// Code guesses checked for one address per 24 hours, whatever the number of codes
-    /// [default: 20].
-    #[arg(long, env = "ROLLCALL_OTP_MAX_GUESSES_PER_DAY", global = true)]
-    pub otp_max_guesses_per_day: Option<NonZeroU32>,
-    /// Code guesses checked from one client address per 24 hours [default: 50].
-    #[arg(
-        long,
-        env = "ROLLCALL_OTP_MAX_GUESSES_PER_CLIENT_PER_DAY",
-        global = true
-    )]
-    pub otp_max_guesses_per_client_per_day: Option<NonZeroU32>,
+    /// connections are cut.
+    #[arg(default_value = "30")]
+    pub shutdown_grace_seconds: NonZeroU64,
+    /// One-time codes sent to one address per 24 hours (both purposes).
+    #[arg(default_value = "10")]
+    pub otp_max_sends_per_day: NonZeroU32,
+    /// Code guesses checked for one address per 24 hours, whatever the number of codes.
+    #[arg(default_value = "20")]
+    pub otp_max_guesses_per_day: NonZeroU32,
+    /// Code guesses checked from one client address per 24 hours.
+    #[arg(default_value = "50")]
+    pub otp_max_guesses_per_client_per_day: NonZeroU32,
 }
 
-impl SettingsLayer {
-    /// The model folder named by this layer, else [`DEFAULT_MODEL_DIR`]: the one place
-    /// `ROLLCALL_MODEL_DIR` is read (by clap, into this layer).
-    pub fn model_dir_or_default(&self) -> PathBuf {
-        self.model_dir
-            .clone()
-            .filter(|dir| !dir.as_os_str().is_empty())
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL_DIR))
+/// Every setting `x_y` is the flag `--x-y` and the environment variable `ROLLCALL_X_Y`, valid
+/// before and after a subcommand; `--help` lists them in the order above.
+fn setting_arg() -> impl FnMut(clap::Arg) -> clap::Arg {
+    let mut order = 0;
+    move |arg| {
+        order += 1;
+        let id = arg.get_id().as_str().to_owned();
+        let env = format!("ROLLCALL_{}", id.to_uppercase());
+        let long = id.replace('_', "-");
+        arg.long(long).env(env).global(true).display_order(order)
+    }
+}
+
+/// The command line of the settings alone, reading no environment variable.
+fn command() -> clap::Command {
+    SettingsLayer::augment_args(clap::Command::new("rollcall")).mut_args(|arg| arg.env(None))
+}
+
+/// The defaults, with `args` (flags) over them.
+fn defaults_with(args: Vec<OsString>) -> Result<SettingsLayer, ConfigError> {
+    command()
+        .try_get_matches_from([OsString::from("rollcall")].into_iter().chain(args))
+        .and_then(|matches| SettingsLayer::from_arg_matches(&matches))
+        .map_err(|e| invalid("ROLLCALL_*", e.to_string()))
+}
+
+/// The fields of `layer` as a map (`None` ones left out).
+fn fields(
+    layer: &SettingsLayer,
+) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
+    match serde_json::to_value(layer) {
+        Ok(serde_json::Value::Object(map)) => {
+            Ok(map.into_iter().filter(|(_, v)| !v.is_null()).collect())
+        }
+        _ => Err(invalid("ROLLCALL_*", "a value is not valid UTF-8")),
     }
 }
 
@@ -413,31 +403,24 @@ pub struct LoginThrottleSettings {
     pub window: Duration,
 }
 
-/// Face engine and inference pool settings.
+/// Face engine and inference pool settings (see [`SettingsLayer`] for each).
 #[derive(Debug, Clone, PartialEq)]
 pub struct VisionSettings {
-    /// Directory holding the model files.
     pub model_dir: PathBuf,
-    /// Detector model id.
     pub detector: String,
-    /// Recognizer model id.
     pub recognizer: String,
     /// Photos analysed at the same time (each on its own blocking thread).
     pub workers: usize,
     /// ONNX Runtime intra-op threads per model; None = cores / workers.
     pub threads: Option<usize>,
-    /// Photos that may wait for a worker.
     pub queue: usize,
-    /// How long a photo may wait for a worker.
     pub queue_timeout: Duration,
-    /// Match threshold; None = the recognizer's manifest `present_threshold`.
+    /// None = the recognizer's manifest `present_threshold`.
     pub match_threshold: Option<f32>,
-    /// Suggestion threshold; None = the recognizer's manifest `threshold`.
+    /// None = the recognizer's manifest `threshold`.
     pub review_threshold: Option<f32>,
-    /// Match margin.
     pub match_margin: f32,
-    /// Similarity at which an enrolment is refused as an already enrolled face. Stricter
-    /// than the match threshold: a false refusal blocks a teacher with no way round it.
+    /// Stricter than the match threshold: a false refusal blocks a teacher with no way round.
     pub duplicate_threshold: f32,
 }
 
@@ -456,97 +439,66 @@ pub struct TemplateSettings {
 /// Daily caps on one-time codes, against guessing (issue 10, item 7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtpLimits {
-    /// Codes sent to one address per 24 hours (both purposes together).
     pub max_sends_per_day: u32,
-    /// Guesses checked for one address per 24 hours (both purposes together).
     pub max_guesses_per_day: u32,
-    /// Guesses checked from one client address per 24 hours.
     pub max_guesses_per_client_per_day: u32,
 }
 
-/// Bounds that keep the service up under hostile load: password hashing, uploads,
-/// connections, shutdown, one-time codes.
+/// Bounds that keep the service up under hostile load (see [`SettingsLayer`] for each).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HardeningSettings {
-    /// Password hashes computed at once (each holds one reused argon2 buffer).
     pub password_hash_concurrency: usize,
-    /// How long a login waits for a hashing slot before 503 with `Retry-After`.
     pub password_hash_wait: Duration,
-    /// Deadline for reading a photo upload's whole body (408 after it).
     pub upload_read_timeout: Duration,
-    /// Photo uploads one teacher may have in progress at once (429 beyond).
     pub uploads_per_teacher: usize,
-    /// Deadline for a request's headers (the connection is closed after it).
     pub header_read_timeout: Duration,
-    /// Connections served at once.
     pub max_connections: usize,
-    /// How long shutdown waits for in-flight requests before cutting connections.
     pub shutdown_grace: Duration,
-    /// Daily one-time code caps.
     pub otp: OtpLimits,
 }
 
-/// The validated settings of the service.
+/// The validated settings of the service (see [`SettingsLayer`] for each).
 #[derive(Clone)]
 pub struct Settings {
-    /// Address to listen on (port 0 picks a free port).
+    /// Port 0 picks a free port.
     pub bind: SocketAddr,
-    /// Directory for the SQLite database and the generated JWT secret.
     pub data_dir: PathBuf,
     /// `sqlite://...` or `postgres://...`.
     pub database_url: String,
-    /// Largest number of pooled database connections.
     pub database_max_connections: u32,
-    /// Redis URL; None = in-process key-value store.
+    /// None = in-process key-value store.
     pub redis_url: Option<String>,
-    /// Prefix of every key-value key (isolates instances sharing one Redis).
+    /// Isolates instances sharing one Redis.
     pub kv_prefix: String,
     /// Bound on every single database / key-value call.
     pub backend_timeout: Duration,
-    /// SMTP URL; None = log mailer.
+    /// None = log mailer.
     pub smtp_url: Option<String>,
-    /// Extra CA certificates (PEM file) trusted for the SMTP server.
     pub smtp_ca_file: Option<PathBuf>,
-    /// Sender of outgoing mail.
     pub mail_from: String,
-    /// Bound on one mail delivery.
     pub mail_timeout: Duration,
-    /// Without SMTP, mail may go to the log even with PostgreSQL or Redis configured
-    /// (`ROLLCALL_MAIL_TO_LOG`); see [`Settings::check_mail_delivery`].
+    /// See [`Settings::check_mail_delivery`].
     pub mail_to_log: bool,
-    /// Token signing secret; None = generated file in the data directory.
+    /// None = generated file in the data directory.
     pub jwt_secret: Option<Secret>,
     /// Face crops' encryption key (hex); None = generated file in the data directory.
     pub data_key: Option<Secret>,
-    /// Face templates and their crops.
     pub templates: TemplateSettings,
-    /// Access token lifetime.
     pub token_ttl: Duration,
-    /// Allowed CORS origins (`*` = any).
+    /// `*` = any.
     pub cors_origins: Vec<String>,
-    /// Always mark the session cookie `Secure`.
     pub cookie_secure: bool,
-    /// Reverse proxies trusted to report the client's address in `X-Forwarded-For`.
     pub trusted_proxies: Vec<ProxyNet>,
-    /// Log format.
     pub log_format: LogFormat,
-    /// Log filter.
     pub log_filter: String,
-    /// One-time code rules.
     pub otp: OtpSettings,
-    /// Failed-login throttling rules.
     pub login_throttle: LoginThrottleSettings,
-    /// Largest accepted JSON body.
     pub json_body_limit: usize,
-    /// Largest accepted photo upload, in bytes.
     pub max_upload_bytes: usize,
-    /// Time zone deciding which day "today" is for attendance.
     pub timezone: Tz,
     /// Fixed "today" for attendance (tests); None = the current date in `timezone`.
     pub attendance_date: Option<NaiveDate>,
-    /// Face engine and inference pool.
     pub vision: VisionSettings,
-    /// Bounds under hostile load (issue 10).
     pub hardening: HardeningSettings,
 }
 
@@ -625,270 +577,200 @@ impl Settings {
         ))
     }
 
-    /// The defaults, with the database and secret file inside `data_dir`. This is the one
-    /// place where defaults are written (the `--help` texts repeat them).
+    /// The defaults, with the database and secret files inside `data_dir` (tests, tools).
+    #[allow(clippy::expect_used)]
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
-        let data_dir = data_dir.into();
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
-            database_url: format!("sqlite://{}", data_dir.join("rollcall.db").display()),
-            data_dir,
-            database_max_connections: 10,
-            redis_url: None,
-            kv_prefix: "rollcall:".to_owned(),
-            backend_timeout: Duration::from_secs(5),
-            smtp_url: None,
-            smtp_ca_file: None,
-            mail_from: "Rollcall <no-reply@localhost>".to_owned(),
-            mail_timeout: Duration::from_secs(10),
-            mail_to_log: false,
-            jwt_secret: None,
-            data_key: None,
-            templates: TemplateSettings {
-                per_student: DEFAULT_TEMPLATES_PER_STUDENT,
-                keep_crops: true,
-                same_person_threshold: None,
-            },
-            token_ttl: Duration::from_secs(60 * 60),
-            cors_origins: Vec::new(),
-            cookie_secure: false,
-            trusted_proxies: Vec::new(),
-            log_format: LogFormat::Text,
-            log_filter: "info".to_owned(),
-            otp: OtpSettings {
-                ttl: Duration::from_secs(5 * 60),
-                cooldown: Duration::from_secs(60),
-                max_attempts: 5,
-            },
-            login_throttle: LoginThrottleSettings {
-                max_failures_per_account: 5,
-                max_failures_per_ip: 20,
-                window: Duration::from_secs(15 * 60),
-            },
-            json_body_limit: 64 * 1024,
-            max_upload_bytes: 15 * 1024 * 1024,
-            timezone: Tz::UTC,
-            attendance_date: None,
-            vision: VisionSettings {
-                model_dir: PathBuf::from(DEFAULT_MODEL_DIR),
-                detector: "scrfd_2.5g".to_owned(),
-                recognizer: "faceplugin_fr_feature_512".to_owned(),
-                workers: 1,
-                threads: None,
-                queue: 8,
-                queue_timeout: Duration::from_secs(30),
-                match_threshold: None,
-                review_threshold: None,
-                match_margin: 0.05,
-                duplicate_threshold: 0.5,
-            },
-            hardening: HardeningSettings {
-                password_hash_concurrency: cores.clamp(1, 4),
-                password_hash_wait: Duration::from_secs(2),
-                upload_read_timeout: Duration::from_secs(30),
-                uploads_per_teacher: 2,
-                header_read_timeout: Duration::from_secs(10),
-                max_connections: 400,
-                shutdown_grace: Duration::from_secs(30),
-                otp: OtpLimits {
-                    max_sends_per_day: 10,
-                    max_guesses_per_day: 20,
-                    max_guesses_per_client_per_day: 50,
-                },
-            },
-        }
+        let mut arg = OsString::from("--data-dir=");
+        arg.push(data_dir.into());
+        defaults_with(vec![arg])
+            .and_then(Self::from_layer)
+            // The built-in defaults are valid (`defaults_are_production_values`).
+            .expect("the default settings are valid")
     }
 
-    /// Loads the settings: `env_layer` (environment and flags, already parsed by clap)
-    /// over the TOML file `config_file` (the `ROLLCALL_CONFIG` setting, if set) over the
-    /// defaults.
-    pub fn load(env_layer: SettingsLayer, config_file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut figment = Figment::new();
-        if let Some(path) = config_file.filter(|p| !p.as_os_str().is_empty()) {
+    /// Loads the settings from the parsed command line (the [`SettingsLayer`] flattened into
+    /// it): the flags and environment variables given, over the TOML file `--config` /
+    /// `ROLLCALL_CONFIG` (if set), over the defaults.
+    pub fn load(matches: &ArgMatches) -> Result<Self, ConfigError> {
+        let given = SettingsLayer::from_arg_matches(matches)
+            .map_err(|e| invalid("ROLLCALL_*", e.to_string()))?;
+        let defaults = defaults_with(vec![])?;
+        let mut figment = Figment::from(Serialized::defaults(fields(&defaults)?));
+        if let Some(path) = given
+            .config
+            .as_deref()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
             figment = figment.merge(Toml::file_exact(path));
         }
-        // Only the values that are set: an unset flag must not hide the file's value.
-        let set = match serde_json::to_value(&env_layer) {
-            Ok(serde_json::Value::Object(map)) => map.into_iter().filter(|(_, v)| !v.is_null()),
-            _ => return Err(invalid("ROLLCALL_*", "a value is not valid UTF-8")),
-        };
-        let layer = figment
-            .merge(Serialized::defaults(set.collect::<serde_json::Map<_, _>>()))
+        let mut set = fields(&given)?;
+        set.retain(|key, _| {
+            matches
+                .value_source(key)
+                .is_some_and(|source| source != ValueSource::DefaultValue)
+        });
+        let mut l: SettingsLayer = figment
+            .merge(Serialized::defaults(set))
             .extract()
             .map_err(|e| ConfigError::Load(Box::new(e)))?;
-        Self::from_layer(layer)
+        // A blank value of these means their default.
+        for (value, default) in [
+            (&mut l.mail_from, defaults.mail_from),
+            (&mut l.log, defaults.log),
+            (&mut l.timezone, defaults.timezone),
+            (&mut l.detector, defaults.detector),
+            (&mut l.recognizer, defaults.recognizer),
+        ] {
+            if value.trim().is_empty() {
+                *value = default;
+            }
+        }
+        Self::from_layer(l)
     }
 
-    /// Validates a merged layer; unset fields take their defaults. Numbers that must be
-    /// positive are `NonZero*` in the layer, so clap and the TOML parser refuse a 0 already.
+    /// Checks a merged layer's values and converts them.
     pub fn from_layer(l: SettingsLayer) -> Result<Self, ConfigError> {
-        let data_dir = l.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+        let secs = |n: NonZeroU64| Duration::from_secs(n.get());
         check(
-            !data_dir.as_os_str().is_empty(),
+            !l.data_dir.as_os_str().is_empty(),
             "ROLLCALL_DATA_DIR",
             "must not be empty",
         )?;
-        let mut s = Self::with_data_dir(data_dir);
-        let (n32, nsize) = (NonZeroU32::get, NonZeroUsize::get);
-        let secs = |n: NonZeroU64| Duration::from_secs(n.get());
-        set(&mut s.bind, l.bind);
-        if let Some(url) = l.database_url {
-            s.database_url = url.trim().to_owned();
-            let schemes = ["sqlite:", "postgres://", "postgresql://"];
-            check_scheme("ROLLCALL_DATABASE_URL", &s.database_url, &schemes)?;
-        }
-        set(
-            &mut s.database_max_connections,
-            l.database_max_connections.map(n32),
-        );
-        s.redis_url = non_empty(l.redis_url);
-        if let Some(url) = &s.redis_url {
-            check_scheme("ROLLCALL_REDIS_URL", url, &["redis://"])?;
-        }
-        set(&mut s.kv_prefix, l.kv_prefix);
-        set(&mut s.backend_timeout, l.backend_timeout_seconds.map(secs));
-        s.smtp_url = non_empty(l.smtp_url);
-        if let Some(url) = &s.smtp_url {
-            check_scheme("ROLLCALL_SMTP_URL", url, &crate::mail::smtp::URL_SCHEMES)?;
-        }
-        s.smtp_ca_file = l.smtp_ca_file.filter(|p| !p.as_os_str().is_empty());
-        if let Some(from) = non_empty(l.mail_from) {
-            check(
-                from.contains('@'),
-                "ROLLCALL_MAIL_FROM",
-                "must be a mail address",
-            )?;
-            s.mail_from = from;
-        }
-        set(&mut s.mail_timeout, l.mail_timeout_seconds.map(secs));
-        s.mail_to_log = l.mail_to_log.unwrap_or(false);
-        if let Some(secret) = l.jwt_secret {
-            check_secret_len("ROLLCALL_JWT_SECRET", &secret)?;
-            s.jwt_secret = Some(Secret::new(secret));
-        }
-        if let Some(key) = non_empty(l.data_key) {
-            parse_data_key(&key).map_err(|e| invalid("ROLLCALL_DATA_KEY", e))?;
-            s.data_key = Some(Secret::new(key));
-        }
-        set(&mut s.templates.keep_crops, l.keep_face_crops);
-        set(
-            &mut s.templates.per_student,
-            l.face_templates_per_student.map(nsize),
-        );
-        s.templates.same_person_threshold = checked(
-            l.same_person_threshold,
-            |t| t > -1.0 && t < 1.0,
-            "ROLLCALL_SAME_PERSON_THRESHOLD",
-            "must be between -1 and 1",
+        check(
+            !l.model_dir.as_os_str().is_empty(),
+            "ROLLCALL_MODEL_DIR",
+            "must not be empty",
         )?;
-        let minutes = |m: NonZeroU64| Duration::from_secs(m.get().saturating_mul(60));
-        set(&mut s.token_ttl, l.token_ttl_minutes.map(minutes));
-        if let Some(origins) = l.cors_origins {
-            s.cors_origins = parse_origins(&origins)?;
+        let database_url = match l.database_url {
+            Some(url) => {
+                let schemes = ["sqlite:", "postgres://", "postgresql://"];
+                with_scheme("ROLLCALL_DATABASE_URL", url.trim().to_owned(), &schemes)?
+            }
+            None => format!("sqlite://{}", l.data_dir.join("rollcall.db").display()),
+        };
+        let redis_url = non_empty(l.redis_url)
+            .map(|url| with_scheme("ROLLCALL_REDIS_URL", url, &["redis://"]))
+            .transpose()?;
+        let smtp_schemes = &crate::mail::smtp::URL_SCHEMES;
+        let smtp_url = non_empty(l.smtp_url)
+            .map(|url| with_scheme("ROLLCALL_SMTP_URL", url, smtp_schemes))
+            .transpose()?;
+        let mail_from = l.mail_from.trim().to_owned();
+        check(
+            mail_from.contains('@'),
+            "ROLLCALL_MAIL_FROM",
+            "must be a mail address",
+        )?;
+        if let Some(secret) = &l.jwt_secret {
+            check_secret_len("ROLLCALL_JWT_SECRET", secret)?;
         }
-        s.cookie_secure = l.cookie_secure.unwrap_or(false);
-        if let Some(proxies) = l.trusted_proxies {
-            s.trusted_proxies = comma_list(&proxies)
-                .map(|p| {
-                    p.parse()
-                        .map_err(|e| invalid("ROLLCALL_TRUSTED_PROXIES", e))
-                })
-                .collect::<Result<_, _>>()?;
+        let data_key = non_empty(l.data_key);
+        if let Some(key) = &data_key {
+            parse_data_key(key).map_err(|e| invalid("ROLLCALL_DATA_KEY", e))?;
         }
-        set(&mut s.log_format, l.log_format);
-        set(&mut s.log_filter, non_empty(l.log));
-        set(&mut s.otp.ttl, l.otp_ttl_seconds.map(secs));
-        set(&mut s.otp.cooldown, l.otp_cooldown_seconds.map(secs));
-        set(&mut s.otp.max_attempts, l.otp_max_attempts.map(n32));
-        let login = &mut s.login_throttle;
-        set(
-            &mut login.max_failures_per_account,
-            l.login_max_failures_per_account.map(n32),
-        );
-        set(
-            &mut login.max_failures_per_ip,
-            l.login_max_failures_per_ip.map(n32),
-        );
-        set(&mut login.window, l.login_window_seconds.map(secs));
-        set(&mut s.json_body_limit, l.json_body_limit_bytes.map(nsize));
-
-        set(&mut s.max_upload_bytes, l.max_upload_bytes.map(nsize));
-        if let Some(tz) = non_empty(l.timezone) {
-            let reason = format!("{tz:?} is not an IANA time zone name like Europe/Paris");
-            s.timezone = tz
-                .parse()
-                .map_err(|_| invalid("ROLLCALL_TIMEZONE", reason))?;
-        }
-        let v = &mut s.vision;
-        if let Some(dir) = l.model_dir {
-            check(
-                !dir.as_os_str().is_empty(),
-                "ROLLCALL_MODEL_DIR",
-                "must not be empty",
-            )?;
-            v.model_dir = dir;
-        }
-        set(&mut v.detector, non_empty(l.detector));
-        set(&mut v.recognizer, non_empty(l.recognizer));
-        set(&mut v.workers, l.inference_workers.map(nsize));
-        set(&mut v.threads, l.inference_threads.map(|n| Some(n.get())));
-        set(&mut v.queue, l.inference_queue);
-        set(
-            &mut v.queue_timeout,
-            l.inference_queue_timeout_seconds.map(secs),
-        );
+        let tz = l.timezone.trim();
+        let reason = format!("{tz:?} is not an IANA time zone name like Europe/Paris");
+        let timezone = tz
+            .parse()
+            .map_err(|_| invalid("ROLLCALL_TIMEZONE", reason))?;
+        let trusted_proxies = comma_list(l.trusted_proxies.as_deref().unwrap_or(""))
+            .map(|p| {
+                p.parse()
+                    .map_err(|e| invalid("ROLLCALL_TRUSTED_PROXIES", e))
+            })
+            .collect::<Result<_, _>>()?;
         // A threshold a face can both reach and miss: strictly between -1 and 1.
-        let similarity = |t: f32| t > -1.0 && t < 1.0;
-        let (between, unit) = ("must be between -1 and 1", "must be between 0 and 1");
-        let threshold = l.match_threshold;
-        v.match_threshold = checked(threshold, similarity, "ROLLCALL_MATCH_THRESHOLD", between)?;
-        let threshold = l.review_threshold;
-        v.review_threshold = checked(threshold, similarity, "ROLLCALL_REVIEW_THRESHOLD", between)?;
-        let duplicate = |t: f32| t > -1.0 && t <= 1.0;
-        let threshold = checked(
-            l.duplicate_threshold,
-            duplicate,
-            "ROLLCALL_DUPLICATE_THRESHOLD",
-            between,
-        )?;
-        set(&mut v.duplicate_threshold, threshold);
-        let margin = |m: f32| (0.0..1.0).contains(&m);
-        set(
-            &mut v.match_margin,
-            checked(l.match_margin, margin, "ROLLCALL_MATCH_MARGIN", unit)?,
-        );
-
-        let h = &mut s.hardening;
-        set(
-            &mut h.password_hash_concurrency,
-            l.password_hash_concurrency.map(nsize),
-        );
-        let millis = |n: NonZeroU64| Duration::from_millis(n.get());
-        set(
-            &mut h.password_hash_wait,
-            l.password_hash_wait_ms.map(millis),
-        );
-        set(
-            &mut h.upload_read_timeout,
-            l.upload_read_timeout_seconds.map(secs),
-        );
-        set(&mut h.uploads_per_teacher, l.uploads_per_teacher.map(nsize));
-        set(
-            &mut h.header_read_timeout,
-            l.header_read_timeout_seconds.map(secs),
-        );
-        set(&mut h.max_connections, l.max_connections.map(nsize));
-        set(&mut h.shutdown_grace, l.shutdown_grace_seconds.map(secs));
-        let otp = &mut h.otp;
-        set(&mut otp.max_sends_per_day, l.otp_max_sends_per_day.map(n32));
-        set(
-            &mut otp.max_guesses_per_day,
-            l.otp_max_guesses_per_day.map(n32),
-        );
-        let per_client = l.otp_max_guesses_per_client_per_day;
-        set(&mut otp.max_guesses_per_client_per_day, per_client.map(n32));
-        Ok(s)
+        let open = (Bound::Excluded(-1.0), Bound::Excluded(1.0));
+        let similarity = |name, value: Option<f32>| {
+            value
+                .map(|t| within(name, t, open, "must be between -1 and 1"))
+                .transpose()
+        };
+        let duplicate = (Bound::Excluded(-1.0), Bound::Included(1.0));
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Ok(Self {
+            bind: l.bind,
+            data_dir: l.data_dir,
+            database_url,
+            database_max_connections: l.database_max_connections.get(),
+            redis_url,
+            kv_prefix: l.kv_prefix,
+            backend_timeout: secs(l.backend_timeout_seconds),
+            smtp_url,
+            smtp_ca_file: l.smtp_ca_file.filter(|p| !p.as_os_str().is_empty()),
+            mail_from,
+            mail_timeout: secs(l.mail_timeout_seconds),
+            mail_to_log: l.mail_to_log,
+            jwt_secret: l.jwt_secret.map(Secret::new),
+            data_key: data_key.map(Secret::new),
+            templates: TemplateSettings {
+                per_student: l.face_templates_per_student.get(),
+                keep_crops: l.keep_face_crops,
+                same_person_threshold: similarity(
+                    "ROLLCALL_SAME_PERSON_THRESHOLD",
+                    l.same_person_threshold,
+                )?,
+            },
+            token_ttl: Duration::from_secs(l.token_ttl_minutes.get().saturating_mul(60)),
+            cors_origins: parse_origins(l.cors_origins.as_deref().unwrap_or(""))?,
+            cookie_secure: l.cookie_secure,
+            trusted_proxies,
+            log_format: l.log_format,
+            log_filter: l.log.trim().to_owned(),
+            otp: OtpSettings {
+                ttl: secs(l.otp_ttl_seconds),
+                cooldown: secs(l.otp_cooldown_seconds),
+                max_attempts: l.otp_max_attempts.get(),
+            },
+            login_throttle: LoginThrottleSettings {
+                max_failures_per_account: l.login_max_failures_per_account.get(),
+                max_failures_per_ip: l.login_max_failures_per_ip.get(),
+                window: secs(l.login_window_seconds),
+            },
+            json_body_limit: l.json_body_limit_bytes.get(),
+            max_upload_bytes: l.max_upload_bytes.get(),
+            timezone,
+            attendance_date: None,
+            vision: VisionSettings {
+                model_dir: l.model_dir,
+                detector: l.detector.trim().to_owned(),
+                recognizer: l.recognizer.trim().to_owned(),
+                workers: l.inference_workers.get(),
+                threads: l.inference_threads.map(NonZeroUsize::get),
+                queue: l.inference_queue,
+                queue_timeout: secs(l.inference_queue_timeout_seconds),
+                match_threshold: similarity("ROLLCALL_MATCH_THRESHOLD", l.match_threshold)?,
+                review_threshold: similarity("ROLLCALL_REVIEW_THRESHOLD", l.review_threshold)?,
+                match_margin: within(
+                    "ROLLCALL_MATCH_MARGIN",
+                    l.match_margin,
+                    0.0..1.0,
+                    "must be between 0 and 1",
+                )?,
+                duplicate_threshold: within(
+                    "ROLLCALL_DUPLICATE_THRESHOLD",
+                    l.duplicate_threshold,
+                    duplicate,
+                    "must be between -1 and 1",
+                )?,
+            },
+            hardening: HardeningSettings {
+                password_hash_concurrency: l
+                    .password_hash_concurrency
+                    .map_or(cores.clamp(1, 4), NonZeroUsize::get),
+                password_hash_wait: Duration::from_millis(l.password_hash_wait_ms.get()),
+                upload_read_timeout: secs(l.upload_read_timeout_seconds),
+                uploads_per_teacher: l.uploads_per_teacher.get(),
+                header_read_timeout: secs(l.header_read_timeout_seconds),
+                max_connections: l.max_connections.get(),
+                shutdown_grace: secs(l.shutdown_grace_seconds),
+                otp: OtpLimits {
+                    max_sends_per_day: l.otp_max_sends_per_day.get(),
+                    max_guesses_per_day: l.otp_max_guesses_per_day.get(),
+                    max_guesses_per_client_per_day: l.otp_max_guesses_per_client_per_day.get(),
+                },
+            },
+        })
     }
 
     /// The token signing key: the configured secret, or the one kept in
@@ -898,42 +780,13 @@ impl Settings {
             check_secret_len("ROLLCALL_JWT_SECRET", secret.expose())?;
             return Ok(secret.expose().as_bytes().to_vec());
         }
-        let path = self.data_dir.join(JWT_SECRET_FILE);
-        let secret_file = |source| ConfigError::SecretFile {
-            path: path.clone(),
-            source,
-        };
-        match fs::read_to_string(&path) {
-            Ok(text) => {
-                let secret = text.trim();
-                check_secret_len("ROLLCALL_JWT_SECRET (file)", secret)?;
-                Ok(secret.as_bytes().to_vec())
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs::create_dir_all(&self.data_dir).map_err(secret_file)?;
-                let mut bytes = [0u8; MIN_JWT_SECRET_BYTES];
-                rand::rng().fill_bytes(&mut bytes);
-                let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                let mut options = fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt;
-                    options.mode(0o600);
-                }
-                let mut file = options.open(&path).map_err(secret_file)?;
-                file.write_all(secret.as_bytes()).map_err(secret_file)?;
-                file.sync_all().map_err(secret_file)?;
-                tracing::warn!(
-                    path = %path.display(),
-                    "ROLLCALL_JWT_SECRET is not set: generated a random token secret and \
-                     stored it in the data directory; set ROLLCALL_JWT_SECRET when running \
-                     several instances"
-                );
-                Ok(secret.into_bytes())
-            }
-            Err(e) => Err(secret_file(e)),
-        }
+        let warning = "ROLLCALL_JWT_SECRET is not set: generated a random token secret and \
+                       stored it in the data directory; set ROLLCALL_JWT_SECRET when running \
+                       several instances";
+        let text = self.read_or_generate("JWT secret", JWT_SECRET_FILE, warning)?;
+        let secret = text.trim();
+        check_secret_len("ROLLCALL_JWT_SECRET (file)", secret)?;
+        Ok(secret.as_bytes().to_vec())
     }
 
     /// The face crops' encryption key: the configured one, or the one kept in
@@ -943,17 +796,34 @@ impl Settings {
         if let Some(key) = &self.data_key {
             return parse_data_key(key.expose()).map_err(|e| invalid("ROLLCALL_DATA_KEY", e));
         }
-        let path = self.data_dir.join(DATA_KEY_FILE);
-        let key_file = |source| ConfigError::DataKeyFile {
+        let warning = "ROLLCALL_DATA_KEY is not set: generated a random key for the face crops \
+                       and stored it in the data directory; back it up (the crops cannot be \
+                       read without it) and set ROLLCALL_DATA_KEY when running several \
+                       instances";
+        let text = self.read_or_generate("data key", DATA_KEY_FILE, warning)?;
+        parse_data_key(&text).map_err(|e| invalid("ROLLCALL_DATA_KEY (file)", e))
+    }
+
+    /// The text of `<data dir>/<file>`; when there is none, 32 random bytes in hex written
+    /// to a new file of mode 0600, with `warning` logged.
+    fn read_or_generate(
+        &self,
+        what: &'static str,
+        file: &str,
+        warning: &str,
+    ) -> Result<String, ConfigError> {
+        let path = self.data_dir.join(file);
+        let error = |source| ConfigError::File {
+            what,
             path: path.clone(),
             source,
         };
         match fs::read_to_string(&path) {
-            Ok(text) => parse_data_key(&text).map_err(|e| invalid("ROLLCALL_DATA_KEY (file)", e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs::create_dir_all(&self.data_dir).map_err(key_file)?;
-                let mut bytes = [0u8; DATA_KEY_BYTES];
+                fs::create_dir_all(&self.data_dir).map_err(error)?;
+                let mut bytes = [0u8; 32];
                 rand::rng().fill_bytes(&mut bytes);
+                let text = hex::encode(bytes);
                 let mut options = fs::OpenOptions::new();
                 options.write(true).create_new(true);
                 #[cfg(unix)]
@@ -961,45 +831,19 @@ impl Settings {
                     use std::os::unix::fs::OpenOptionsExt;
                     options.mode(0o600);
                 }
-                let mut file = options.open(&path).map_err(key_file)?;
-                file.write_all(hex::encode(bytes).as_bytes())
-                    .map_err(key_file)?;
-                file.sync_all().map_err(key_file)?;
-                tracing::warn!(
-                    path = %path.display(),
-                    "ROLLCALL_DATA_KEY is not set: generated a random key for the face crops \
-                     and stored it in the data directory; back it up (the crops cannot be \
-                     read without it) and set ROLLCALL_DATA_KEY when running several instances"
-                );
-                Ok(bytes)
+                let mut file = options.open(&path).map_err(error)?;
+                file.write_all(text.as_bytes()).map_err(error)?;
+                file.sync_all().map_err(error)?;
+                tracing::warn!(path = %path.display(), "{warning}");
+                Ok(text)
             }
-            Err(e) => Err(key_file(e)),
+            read => read.map_err(error),
         }
     }
 
     /// The SQLite file of the default database URL.
     pub fn default_database_path(&self) -> PathBuf {
         self.data_dir.join("rollcall.db")
-    }
-}
-
-/// `*slot = value` when the value is set.
-fn set<T>(slot: &mut T, value: Option<T>) {
-    if let Some(value) = value {
-        *slot = value;
-    }
-}
-
-/// The value, when it is unset or `ok`; else the error `reason`.
-fn checked(
-    value: Option<f32>,
-    ok: impl FnOnce(f32) -> bool,
-    name: &'static str,
-    reason: &str,
-) -> Result<Option<f32>, ConfigError> {
-    match value {
-        Some(v) if !ok(v) => Err(invalid(name, reason)),
-        value => Ok(value),
     }
 }
 
@@ -1011,13 +855,19 @@ fn check(ok: bool, name: &'static str, reason: &str) -> Result<(), ConfigError> 
     }
 }
 
-fn check_scheme(name: &'static str, url: &str, schemes: &[&str]) -> Result<(), ConfigError> {
-    let expected = schemes.join(", ");
-    check(
-        schemes.iter().any(|s| url.starts_with(s)),
-        name,
-        &format!("must start with one of {expected}"),
-    )
+/// `value` when inside `range`, else the error `reason`.
+fn within(
+    name: &'static str,
+    value: f32,
+    range: impl RangeBounds<f32>,
+    reason: &str,
+) -> Result<f32, ConfigError> {
+    check(range.contains(&value), name, reason).map(|()| value)
+}
+
+fn with_scheme(name: &'static str, url: String, schemes: &[&str]) -> Result<String, ConfigError> {
+    let reason = format!("must start with one of {}", schemes.join(", "));
+    check(schemes.iter().any(|s| url.starts_with(s)), name, &reason).map(|()| url)
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -1055,9 +905,15 @@ fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
 mod tests {
     use super::*;
 
+    /// The settings from the flags `args`, the environment unread.
+    fn load(args: &[&str]) -> Result<Settings, ConfigError> {
+        let args = ["rollcall"].iter().chain(args);
+        Settings::load(&command().try_get_matches_from(args).unwrap())
+    }
+
     #[test]
     fn defaults_are_production_values() {
-        let s = Settings::from_layer(SettingsLayer::default()).unwrap();
+        let s = load(&[]).unwrap();
         assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
         assert_eq!(s.database_url, "sqlite://./data/rollcall.db");
         assert_eq!(s.token_ttl, Duration::from_secs(3600));
@@ -1071,11 +927,9 @@ mod tests {
 
     #[test]
     fn short_secret_is_refused() {
-        let layer = SettingsLayer {
-            jwt_secret: Some("too-short".into()),
-            ..Default::default()
-        };
-        let err = Settings::from_layer(layer).unwrap_err().to_string();
+        let err = load(&["--jwt-secret", "too-short"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("ROLLCALL_JWT_SECRET"), "{err}");
         assert!(!err.contains("too-short"), "the secret leaked: {err}");
     }
@@ -1086,34 +940,32 @@ mod tests {
         file
     }
 
+    /// `--config <file>` and `args`.
+    fn load_file(file: &tempfile::NamedTempFile, args: &[&str]) -> Result<Settings, ConfigError> {
+        let mut all = vec!["--config", file.path().to_str().unwrap()];
+        all.extend_from_slice(args);
+        load(&all)
+    }
+
     #[test]
     fn upper_layer_wins_and_values_are_validated() {
-        let env = SettingsLayer {
-            token_ttl_minutes: NonZeroU64::new(5),
-            ..Default::default()
-        };
         let file = config_file(
             "token_ttl_minutes = 30\ncors_origins = \"https://a.org, http://b.org/\"\n\
              otp_ttl_seconds = 120",
         );
-        let s = Settings::load(env, Some(file.path())).unwrap();
+        let s = load_file(&file, &["--token-ttl-minutes", "5"]).unwrap();
         assert_eq!(s.token_ttl, Duration::from_secs(300));
         assert_eq!(s.cors_origins, ["https://a.org", "http://b.org"]);
         // A file value the environment does not set is kept.
         assert_eq!(s.otp.ttl, Duration::from_secs(120));
 
         let unknown = config_file("no_such_key = 1");
-        let err = Settings::load(SettingsLayer::default(), Some(unknown.path())).unwrap_err();
+        let err = load_file(&unknown, &[]).unwrap_err();
         assert!(err.to_string().contains("no_such_key"), "{err}");
-        let missing = Path::new("/nonexistent/rollcall.toml");
-        assert!(Settings::load(SettingsLayer::default(), Some(missing)).is_err());
-        let bad = SettingsLayer {
-            database_url: Some("mysql://x".into()),
-            ..Default::default()
-        };
-        assert!(Settings::from_layer(bad).is_err());
+        assert!(load(&["--config", "/nonexistent/rollcall.toml"]).is_err());
+        assert!(load(&["--database-url", "mysql://x"]).is_err());
         let zero = config_file("otp_ttl_seconds = 0");
-        assert!(Settings::load(SettingsLayer::default(), Some(zero.path())).is_err());
+        assert!(load_file(&zero, &[]).is_err());
     }
 
     #[test]
@@ -1150,18 +1002,10 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let layer = SettingsLayer {
-            data_key: Some("not-a-key".into()),
-            ..Default::default()
-        };
-        let err = Settings::from_layer(layer).unwrap_err().to_string();
+        let err = load(&["--data-key", "not-a-key"]).unwrap_err().to_string();
         assert!(err.contains("ROLLCALL_DATA_KEY"), "{err}");
-        let layer = SettingsLayer {
-            data_key: Some("ab".repeat(32)),
-            keep_face_crops: Some(false),
-            ..Default::default()
-        };
-        let s = Settings::from_layer(layer).unwrap();
+        let key = "ab".repeat(32);
+        let s = load(&["--data-key", &key, "--keep-face-crops", "false"]).unwrap();
         assert!(!s.templates.keep_crops);
         assert_eq!(s.templates.per_student, 5);
         assert!(!format!("{s:?}").contains(&"ab".repeat(32)));
@@ -1170,40 +1014,23 @@ mod tests {
 
     #[test]
     fn vision_settings_are_validated() {
-        let s = Settings::from_layer(SettingsLayer::default()).unwrap();
+        let s = load(&[]).unwrap();
         assert_eq!(s.max_upload_bytes, 15 * 1024 * 1024);
         assert_eq!(s.timezone, Tz::UTC);
         assert_eq!(s.vision.workers, 1);
-        let layer = SettingsLayer {
-            timezone: Some("Asia/Kolkata".into()),
-            inference_workers: NonZeroUsize::new(2),
-            ..Default::default()
-        };
-        let s = Settings::from_layer(layer).unwrap();
+        let s = load(&["--timezone", "Asia/Kolkata", "--inference-workers", "2"]).unwrap();
         assert_eq!(s.timezone, chrono_tz::Asia::Kolkata);
         assert_eq!(s.vision.workers, 2);
         for bad in [
-            SettingsLayer {
-                timezone: Some("Mars/Olympus".into()),
-                ..Default::default()
-            },
-            SettingsLayer {
-                match_threshold: Some(1.5),
-                ..Default::default()
-            },
-            SettingsLayer {
-                review_threshold: Some(-3.0),
-                ..Default::default()
-            },
-            SettingsLayer {
-                trusted_proxies: Some("10.0.0.0/8, proxy.local".into()),
-                ..Default::default()
-            },
+            ["--timezone", "Mars/Olympus"],
+            ["--match-threshold", "1.5"],
+            ["--review-threshold=-3.0", "--log=info"],
+            ["--trusted-proxies", "10.0.0.0/8, proxy.local"],
         ] {
-            assert!(Settings::from_layer(bad).is_err());
+            assert!(load(&bad).is_err(), "{bad:?}");
         }
         let zero_workers = config_file("inference_workers = 0");
-        assert!(Settings::load(SettingsLayer::default(), Some(zero_workers.path())).is_err());
+        assert!(load_file(&zero_workers, &[]).is_err());
     }
 
     #[test]
@@ -1227,32 +1054,38 @@ mod tests {
             "smtp+starttls://u:hunter2@mail.example.org:587",
             "smtps://mail.example.org",
         ] {
-            let layer = SettingsLayer {
-                smtp_url: Some(url.into()),
-                ..Default::default()
-            };
-            let s = Settings::from_layer(layer).unwrap();
+            let s = load(&["--smtp-url", url]).unwrap();
             assert_eq!(s.smtp_url.as_deref(), Some(url));
             assert!(!format!("{s:?}").contains("hunter2"));
         }
-        let layer = SettingsLayer {
-            smtp_url: Some("http://mail.example.org".into()),
-            ..Default::default()
-        };
-        let err = Settings::from_layer(layer).unwrap_err().to_string();
+        let err = load(&["--smtp-url", "http://mail.example.org"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("ROLLCALL_SMTP_URL"), "{err}");
     }
 
     #[test]
     fn trusted_proxies_are_addresses_or_blocks() {
-        let s = Settings::from_layer(SettingsLayer {
-            trusted_proxies: Some("127.0.0.1, 10.0.0.0/8,fd00::/8".into()),
-            ..Default::default()
-        })
-        .unwrap();
+        let s = load(&["--trusted-proxies", "127.0.0.1, 10.0.0.0/8,fd00::/8"]).unwrap();
         let ip = |text: &str| text.parse::<IpAddr>().unwrap();
         let trusted = |text| s.trusted_proxies.iter().any(|net| net.contains(ip(text)));
         assert!(trusted("127.0.0.1") && trusted("10.9.8.7") && trusted("::ffff:10.1.2.3"));
         assert!(trusted("fd12::1") && !trusted("127.0.0.2") && !trusted("11.0.0.1"));
+    }
+
+    /// The file wins over a default, a flag over the file, and a blank flag is the default.
+    #[test]
+    fn the_file_overrides_defaults_only() {
+        let file = config_file("log = \"debug\"\nkv_prefix = \"x:\"");
+        let s = load_file(&file, &["--kv-prefix", "y:"]).unwrap();
+        assert_eq!(
+            (s.log_filter.as_str(), s.kv_prefix.as_str()),
+            ("debug", "y:")
+        );
+        let s = load(&["--log", " ", "--detector", ""]).unwrap();
+        assert_eq!(
+            (s.log_filter.as_str(), s.vision.detector.as_str()),
+            ("info", "scrfd_2.5g")
+        );
     }
 }

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Subcommand};
 use rollcall::app::{self, Application};
 use rollcall::cli;
 use rollcall::config::{Settings, SettingsLayer};
@@ -17,15 +17,11 @@ use rollcall::telemetry;
 /// Every setting can be given as a flag or as the environment variable shown with it;
 /// a TOML file named by ROLLCALL_CONFIG may set the same keys (snake case, e.g.
 /// `bind = "0.0.0.0:8000"`), and the environment or flags override the file.
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(name = "rollcall", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Optional TOML file with settings (keys as the flags below, in snake case); the
-    /// environment and flags override it.
-    #[arg(long, env = "ROLLCALL_CONFIG", global = true)]
-    config: Option<PathBuf>,
     #[command(flatten)]
     settings: SettingsLayer,
 }
@@ -54,19 +50,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let command = match cli.command.unwrap_or(Command::Serve) {
         Command::Models {
             command,
             dir,
             manifest,
         } if !command.needs_settings() => {
-            let dir = dir.unwrap_or_else(|| cli.settings.model_dir_or_default());
+            let dir = dir.unwrap_or(cli.settings.model_dir);
             return cli::models::run(command, &dir, manifest.as_deref());
         }
         command => command,
     };
-    let settings = match Settings::load(cli.settings, cli.config.as_deref()) {
+    let settings = match Settings::load(&matches) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("rollcall: configuration error: {e}");

@@ -109,9 +109,19 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects the store (running migrations), the key-value store and the mailer, and
-    /// binds `settings.bind` (port 0 picks a free port).
+    /// Connects the store (running migrations), the key-value store and the mailer, loads
+    /// the face models, and binds `settings.bind` (port 0 picks a free port).
     pub async fn build(settings: Settings) -> Result<Self, AppError> {
+        Self::build_with(settings, true).await
+    }
+
+    /// [`Application::build`], but the face models are loaded by the first photo
+    /// ([`Vision::lazy`]): tests that send none never load them.
+    pub async fn build_lazy(settings: Settings) -> Result<Self, AppError> {
+        Self::build_with(settings, false).await
+    }
+
+    async fn build_with(settings: Settings, load_models: bool) -> Result<Self, AppError> {
         settings.check_mail_delivery()?;
         let store = connect_store(&settings).await?;
         let kv = kv::connect_with_prefix(
@@ -126,7 +136,11 @@ impl Application {
             &settings.mail_from,
             settings.mail_timeout,
         )?;
-        let vision = load_vision(&settings).await?;
+        let vision = if load_models {
+            load_vision(&settings).await?
+        } else {
+            Arc::new(Vision::lazy(&settings)?)
+        };
         warn_about_coverage(store.as_ref(), vision.recognizer_id()).await?;
         let state = AppState::new(settings, store, kv, mailer, vision)?;
         Self::bind(state).await

@@ -1,5 +1,5 @@
-//! The bridge to the face engine (`rollcall_face`): the models are loaded once at
-//! start-up, and every photo is analysed on a bounded pool of blocking threads, off the
+//! The bridge to the face engine (`rollcall_face`): the models are loaded once, at
+//! start-up ([`Vision::load`]) or by the first photo ([`Vision::lazy`], for tests), and every photo is analysed on a bounded pool of blocking threads, off the
 //! async runtime.
 //!
 //! Admission has two stages. [`Vision::admit`] hands out a [`Ticket`] when fewer than
@@ -19,9 +19,9 @@ use std::time::Duration;
 use image::RgbImage;
 use rollcall_face::{
     BBox, DetectedFace, Engine, EngineConfig, FaceError, FaceMatch, Limits, MatchConfig,
-    QualityReport, ReasonCode, RosterItem,
+    MatchParams, QualityReport, ReasonCode, RosterItem,
 };
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Settings;
 use crate::store::{ClassRoster, RosterEntry, StudentId};
@@ -146,20 +146,22 @@ pub struct Recognition {
 
 /// The face engine behind a bounded worker pool. Cheap to share (`Arc`).
 pub struct Vision {
-    engine: Arc<Engine>,
+    /// Loaded at start-up, or by the first photo.
+    engine: OnceCell<Arc<Engine>>,
+    config: EngineConfig,
+    params: MatchParams,
     admission: Arc<Semaphore>,
     workers: Arc<Semaphore>,
     queue_timeout: Duration,
-    threshold: f32,
     duplicate_threshold: f32,
 }
 
 impl std::fmt::Debug for Vision {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vision")
-            .field("detector", &self.engine.detector_id())
-            .field("recognizer", &self.engine.recognizer_id())
-            .field("threshold", &self.threshold)
+            .field("detector", &self.config.detector)
+            .field("recognizer", &self.config.recognizer)
+            .field("threshold", &self.params.threshold)
             .finish_non_exhaustive()
     }
 }
@@ -190,33 +192,41 @@ impl Vision {
     /// Loads and verifies the models named by `settings` (blocking: call it at start-up,
     /// off the async runtime). A missing model file is an error that says how to get it.
     pub fn load(settings: &Settings) -> Result<Self, FaceError> {
-        let engine = Engine::load(&Self::engine_config(settings))?;
-        Ok(Self::new(engine, settings))
+        let vision = Self::lazy(settings)?;
+        let engine = Engine::load(&vision.config)?;
+        vision
+            .engine
+            .set(Arc::new(engine))
+            .map_err(|e| FaceError::Runtime(e.to_string()))?;
+        Ok(vision)
     }
 
-    /// Wraps an already loaded engine in the pool described by `settings`.
-    pub fn new(engine: Engine, settings: &Settings) -> Self {
+    /// Like [`Vision::load`], but the models are loaded by the first photo; only the model
+    /// manifest is read now (tests that send no photo never load the models).
+    pub fn lazy(settings: &Settings) -> Result<Self, FaceError> {
+        let config = Self::engine_config(settings);
+        let params = Engine::match_params_of(&config)?;
         let v = &settings.vision;
         let workers = v.workers.max(1);
-        let threshold = engine.match_params().threshold;
-        Self {
-            engine: Arc::new(engine),
+        Ok(Self {
+            engine: OnceCell::new(),
+            config,
+            params,
             admission: Arc::new(Semaphore::new(workers.saturating_add(v.queue))),
             workers: Arc::new(Semaphore::new(workers)),
             queue_timeout: v.queue_timeout,
-            threshold,
-            duplicate_threshold: v.duplicate_threshold.max(threshold),
-        }
+            duplicate_threshold: v.duplicate_threshold.max(params.threshold),
+        })
     }
 
     /// The recognizer model id stored next to every embedding.
     pub fn recognizer_id(&self) -> &str {
-        self.engine.recognizer_id()
+        &self.config.recognizer
     }
 
     /// The cosine similarity at or above which two faces are taken for the same person.
     pub fn threshold(&self) -> f32 {
-        self.threshold
+        self.params.threshold
     }
 
     /// Admits one photo, or fails at once with [`VisionError::Busy`] when the queue is full.
@@ -232,7 +242,7 @@ impl Vision {
 
     /// The suggestion threshold (the recognizer's FAR 1e-3 point unless configured).
     pub fn review_threshold(&self) -> f32 {
-        self.engine.match_params().review_threshold
+        self.params.review_threshold
     }
 
     /// The similarity at which a face is taken for an already enrolled one.
@@ -371,7 +381,7 @@ impl Vision {
                 retry_after: BUSY_RETRY_AFTER,
             })?
             .map_err(|e| VisionError::Worker(e.to_string()))?;
-        let engine = self.engine.clone();
+        let engine = self.engine().await?;
         // The request's span follows the work onto the blocking thread.
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
@@ -387,6 +397,22 @@ impl Vision {
     }
 }
 
+impl Vision {
+    /// The engine, loaded (on a blocking thread) by the first call when it is not yet.
+    async fn engine(&self) -> Result<Arc<Engine>, VisionError> {
+        let load = || async {
+            let config = self.config.clone();
+            let span = tracing::Span::current();
+            tokio::task::spawn_blocking(move || span.in_scope(|| Engine::load(&config)))
+                .await
+                .map_err(|e| VisionError::Worker(e.to_string()))?
+                .map(Arc::new)
+                .map_err(VisionError::from)
+        };
+        self.engine.get_or_try_init(load).await.cloned()
+    }
+}
+
 /// The evidence of one face of a class photo (see [`FaceEvidence`]).
 fn face_evidence(
     engine: &Engine,
@@ -395,11 +421,7 @@ fn face_evidence(
     face: &DetectedFace,
     embedding: Vec<f32>,
 ) -> Result<FaceEvidence, FaceError> {
-    let aligned = engine.recognizer().align(image, face)?;
-    let pose = engine.head_pose(image, face)?;
-    let quality_config = &engine.config().quality;
-    let mut quality =
-        rollcall_face::quality::assess(faces, face, image, pose, &aligned, quality_config);
+    let (mut quality, aligned) = engine.assess_face(image, faces, face)?;
     // A class photo has other faces by nature.
     quality
         .issues
@@ -458,7 +480,7 @@ fn assign(engine: &Engine, faces: &[&[f32]], roster: &[RosterEntry]) -> Vec<Verd
 }
 
 /// Cosine similarity of two embeddings of any norm (0 when either is zero or their lengths
-/// differ). Not `rollcall_face::embed::cosine`, the plain dot product of unit vectors.
+/// differ). Not `rollcall_face::cosine`, the plain dot product of unit vectors.
 pub fn cosine_similarity(a: &[f32], b: &[f32]) -> f32 {
     if a.len() != b.len() || a.is_empty() {
         return 0.0;

@@ -68,7 +68,7 @@ pub async fn spawn(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestA
     let smtp = SmtpServer::start().await;
     let (mut settings, dir, db) = settings(backend, &smtp).await;
     tweak(&mut settings);
-    let app = Application::build(settings.clone()).await.unwrap();
+    let app = Application::build_lazy(settings.clone()).await.unwrap();
     serve(app, smtp, settings, dir, db)
 }
 
@@ -80,7 +80,7 @@ pub async fn spawn_with_mailer(mailer: Arc<dyn Mailer>) -> TestApp {
     let kv = rollcall::kv::connect(None, settings.backend_timeout)
         .await
         .unwrap();
-    let vision = rollcall::app::load_vision(&settings).await.unwrap();
+    let vision = Arc::new(rollcall::vision::Vision::lazy(&settings).unwrap());
     let state = AppState::new(settings.clone(), store, kv, mailer, vision).unwrap();
     let app = Application::bind(state).await.unwrap();
     serve(app, smtp, settings, dir, db)

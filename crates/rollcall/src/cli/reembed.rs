@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rollcall_face::FaceError;
-use rollcall_face::embed::{ARCFACE_TEMPLATE, Recognizer};
 use rollcall_face::manifest::{Manifest, Role, verify_model_file};
+use rollcall_face::{ARCFACE_TEMPLATE, Recognizer};
 
 use crate::config::Settings;
 use crate::crypto::{DataKey, crop_aad};
@@ -116,7 +116,7 @@ pub async fn reembed(
             }
         }
         let rec = recognizer.clone();
-        let embeddings = tokio::task::spawn_blocking(move || rec.embed_aligned(&images))
+        let embeddings = span_blocking(move || rec.embed_aligned(&images))
             .await
             .map_err(|e| ReembedError::Worker(e.to_string()))??;
         for (id, embedding) in ids.into_iter().zip(embeddings) {
@@ -147,9 +147,9 @@ pub async fn run(
     let threads = settings
         .vision
         .threads
-        .unwrap_or_else(rollcall_face::runtime::default_threads);
+        .unwrap_or_else(rollcall_face::default_threads);
     let id = recognizer.to_owned();
-    let model = tokio::task::spawn_blocking(move || load_recognizer(&model_dir, &id, threads))
+    let model = span_blocking(move || load_recognizer(&model_dir, &id, threads))
         .await
         .map_err(|e| ReembedError::Worker(format!("model loading failed: {e}")))??;
     let bar = ProgressBar::new(0).with_style(
@@ -178,4 +178,12 @@ pub async fn run(
         );
     }
     Ok(report)
+}
+
+/// `job` on a blocking thread, inside the caller's tracing span.
+fn span_blocking<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> tokio::task::JoinHandle<T> {
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(job))
 }

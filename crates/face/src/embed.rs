@@ -90,6 +90,16 @@ impl Recognizer {
         self.spec.present_threshold.unwrap_or(floor).max(floor)
     }
 
+    /// The manifest's `centroid_offset` (0 when it has none): how far the centroid
+    /// similarity of a student with many templates is lowered (see
+    /// [`crate::matching::MatchParams::centroid_offset`]).
+    pub fn default_centroid_offset(&self) -> f32 {
+        self.spec
+            .centroid_offset
+            .filter(|c| c.is_finite() && *c >= 0.0)
+            .unwrap_or(0.0)
+    }
+
     /// Aligns a detected face to the recognizer's template (`size` x `size` crop).
     pub fn align(&self, image: &RgbImage, face: &DetectedFace) -> Result<RgbImage, FaceError> {
         align(image, &face.landmarks, &self.template, self.size)

@@ -188,6 +188,7 @@ impl Engine {
             threshold,
             review_threshold,
             margin: matching.margin,
+            centroid_offset: self.recognizer.default_centroid_offset(),
         }
     }
 

@@ -315,5 +315,9 @@ fn match_params(matching: &MatchConfig, recognizer: &ModelSpec) -> MatchParams {
         threshold,
         review_threshold: matching.review_threshold.unwrap_or(floor).min(threshold),
         margin: matching.margin,
+        centroid_offset: recognizer
+            .centroid_offset
+            .filter(|c| c.is_finite() && *c >= 0.0)
+            .unwrap_or(0.0),
     }
 }

@@ -38,7 +38,7 @@ pub mod synth;
 pub use config::{DetectConfig, EngineConfig, Limits, MatchConfig, QualityConfig};
 pub use decode::{decode, decode_dynamic, to_rgb};
 pub use detect::{Detector, Pass, plan};
-pub use embed::{ARCFACE_TEMPLATE, Recognizer, cosine};
+pub use embed::{ARCFACE_TEMPLATE, Recognizer, cosine, l2_normalize};
 pub use engine::{Analysis, Assessment, Engine, Enrolment, FaceEmbedding};
 pub use error::{FaceError, SizeKind};
 pub use geometry::{BBox, DetectedFace, Point, nms};

@@ -91,6 +91,12 @@ pub struct ModelSpec {
     /// (recognizers); `threshold` when absent.
     #[serde(default)]
     pub present_threshold: Option<f32>,
+    /// Several templates per student (recognizers): a student with k templates is scored by
+    /// the cosine to their templates' L2-normalised mean, less `centroid_offset * (1 - 1/k)`,
+    /// so that the thresholds, measured with one template, keep their false-accept rate
+    /// (see `crate::matching`). 0 when absent (not calibrated for this model).
+    #[serde(default)]
+    pub centroid_offset: Option<f32>,
     /// ONNX Runtime graph optimisation for this model; `all` (ONNX Runtime's default) unless
     /// measured otherwise. Which level is fastest depends on the CPU: on a 2-core AMD EPYC
     /// (AVX-512) `all` is the fastest for every model here (see README, Benchmarks), while an

@@ -13,6 +13,21 @@ const MARKED_MEASURED: usize = 30;
 const FOUND_MEASURED: usize = 33;
 /// Measured: suggestions naming someone who is not in the photo (the teacher declines them).
 const WRONG_SUGGESTIONS_MEASURED: usize = 1;
+/// Measured (`templates_per_person`), for 1, 2 and 3 templates per person: labelled faces
+/// assigned to themselves above the best impostor assignment (of 41, the 300x168 photo
+/// included). The floor is one less.
+const RECALL_AT_ZERO_FALSE_MEASURED: [usize; 3] = [32, 34, 36];
+/// Measured (`templates_per_person`), for 1, 2 and 3 templates per person: labelled people
+/// marked present at the default thresholds (of 41). The floor is one less.
+const MARKED_BY_COUNT_MEASURED: [usize; 3] = [31, 34, 36];
+/// Issue 13 is not closed by the calibrated centroid: with 2 and 3 templates one stranger of
+/// `dlib_2008_002470.jpg` is still marked as jackie_chan, at 0.431 and 0.429 (0.468 with the
+/// best template; 0.42 is the present threshold). The fusion is calibrated on identities/
+/// only, so this case is not tuned away: it is the one false present tolerated, up to the
+/// measured similarity, for 2 or more templates; any other, or a higher score, fails. Empty
+/// this list when the bar is met.
+const KNOWN_FALSE_PRESENTS: [(&str, &str, f32); 1] =
+    [("dlib_2008_002470.jpg", "jackie_chan", 0.432)];
 
 use std::collections::BTreeSet;
 
@@ -184,7 +199,9 @@ fn group_photos() {
 /// Issue 13: what several templates per person do to the group photos. Every person of
 /// identities/ is enrolled from their first 1, 2 or 3 photos the gate accepts (a rule that
 /// never looks at a group photo); each group photo is matched one-to-one (Hungarian) with a
-/// student scored by their best template. Two figures per count:
+/// student scored by the cosine to their templates' centroid less the manifest's offset for
+/// their template count (calibrated on identities/ by `templates::`; one template: its plain
+/// cosine). Two figures per count:
 ///
 /// - at the default thresholds: labelled people marked present, and people marked who are
 ///   not in the photo;
@@ -220,8 +237,10 @@ fn templates_per_person() {
         threshold: 0.0,
         review_threshold: 0.0,
         margin: params.margin,
+        centroid_offset: params.centroid_offset,
     };
     let mut marked_by_count: Vec<BTreeSet<(String, String)>> = Vec::new();
+    let mut failures = Vec::new();
     for per_person in 1..=3 {
         let roster = enrol_roster(per_person);
         let mut names: Vec<&str> = roster.iter().map(|(n, _)| n.as_str()).collect();
@@ -234,7 +253,7 @@ fn templates_per_person() {
             })
             .collect();
         let mut labelled = 0usize;
-        let mut false_marks = Vec::new();
+        let mut false_marks: Vec<(String, String, f32)> = Vec::new();
         let mut marked_right = BTreeSet::new();
         // (similarity, right person) of every assignment with no threshold.
         let mut assignments: Vec<(f32, bool)> = Vec::new();
@@ -249,7 +268,7 @@ fn templates_per_person() {
                     if people.contains(names[student]) {
                         marked_right.insert((file.clone(), names[student].to_owned()));
                     } else {
-                        false_marks.push(format!("{file}: {} {similarity:.3}", names[student]));
+                        false_marks.push((file.clone(), names[student].to_owned(), similarity));
                     }
                 }
             }
@@ -282,9 +301,39 @@ fn templates_per_person() {
             marked_right.len(),
             recall as f64 / labelled as f64,
         );
-        if per_person == 1 {
-            // Today's figure (the group test above holds it too).
-            assert!(false_marks.is_empty(), "{false_marks:?}");
+        // Nobody marked present who is not in the photo, whatever the number of templates
+        // (but the known case, see KNOWN_FALSE_PRESENTS).
+        let unexplained: Vec<&(String, String, f32)> = false_marks
+            .iter()
+            .filter(|(file, name, similarity)| {
+                per_person == 1
+                    || !KNOWN_FALSE_PRESENTS
+                        .iter()
+                        .any(|(f, n, s)| f == file && n == name && similarity <= s)
+            })
+            .collect();
+        if !unexplained.is_empty() {
+            failures.push(format!(
+                "{per_person} templates per person: marked present but not in the photo: \
+                 {unexplained:?}"
+            ));
+        }
+        let floor = RECALL_AT_ZERO_FALSE_MEASURED[per_person - 1];
+        if recall + 1 < floor {
+            failures.push(format!(
+                "{per_person} templates per person: recall at zero false presents \
+                 {recall}/{labelled}, measured {floor} (floor {})",
+                floor - 1
+            ));
+        }
+        let floor = MARKED_BY_COUNT_MEASURED[per_person - 1];
+        if marked_right.len() + 1 < floor {
+            failures.push(format!(
+                "{per_person} templates per person: marked {}/{labelled} at the default \
+                 thresholds, measured {floor} (floor {})",
+                marked_right.len(),
+                floor - 1
+            ));
         }
         marked_by_count.push(marked_right);
     }
@@ -347,4 +396,5 @@ fn templates_per_person() {
         );
     }
     assert!(marked_by_count[1].len() >= marked_by_count[0].len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

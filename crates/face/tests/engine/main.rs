@@ -12,3 +12,4 @@ mod fetch;
 mod groups;
 mod hostile;
 mod recognition;
+mod templates;

@@ -151,3 +151,39 @@ fn rank1_and_false_accepts_on_identities() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// fr_feature (a batch-1 graph) embeds a photo's faces on one single-threaded session per
+/// thread, the faces split between them: the embeddings must be those of one session, in
+/// the faces' order (three lanes over the 6 faces of friends_cast_steps: uneven parts).
+#[test]
+fn embedding_lanes_keep_every_face_in_order() {
+    let load = |threads| {
+        rollcall_face::Engine::load(&rollcall_face::EngineConfig {
+            threads: Some(threads),
+            ..common::config()
+        })
+        .unwrap()
+    };
+    let (one, three) = (load(1), load(3));
+    let image = one
+        .decode(&common::read("groups/friends_cast_steps.jpg"))
+        .unwrap();
+    let faces = one.detect(&image).unwrap();
+    assert!(faces.len() >= 4, "{} faces", faces.len());
+    let a = one.embed(&image, &faces).unwrap();
+    let b = three.embed(&image, &faces).unwrap();
+    assert_eq!(a.len(), faces.len());
+    assert_eq!(b.len(), faces.len());
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        let same = cosine(x, y);
+        assert!(
+            same > 0.9999,
+            "face {i}: cosine {same} between one session and three lanes"
+        );
+        for (j, z) in a.iter().enumerate() {
+            if j != i {
+                assert!(cosine(y, z) < 0.99, "face {i} got face {j}'s embedding");
+            }
+        }
+    }
+}

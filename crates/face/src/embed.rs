@@ -52,10 +52,13 @@ impl Recognizer {
                 spec.id
             )));
         }
-        let mut session = crate::runtime::session(path, spec.optimization, threads, false)?;
+        let open = |threads| crate::runtime::session(path, spec.optimization, threads, false);
+        // A single-threaded session first: a batch-1 graph (the default recognizer) keeps it as
+        // its first lane, so start-up loads no session it then throws away.
+        let first = open(1)?;
         // The graph decides: a fixed leading dimension is the batch size, a symbolic one means
         // any batch (the manifest's `batch` is documentation, checked here).
-        let graph_batch = session.inputs().first().and_then(|input| {
+        let graph_batch = first.inputs().first().and_then(|input| {
             input
                 .dtype()
                 .tensor_shape()
@@ -71,19 +74,17 @@ impl Recognizer {
         {
             tracing::warn!(model = %spec.id, declared, max_batch, "manifest batch differs from the graph");
         }
-        let mut sessions = Vec::new();
-        if max_batch == 1 && threads > 1 {
-            session = crate::runtime::session(path, spec.optimization, 1, false)?;
+        let sessions = if max_batch == 1 {
+            let mut lanes = vec![Mutex::new(first)];
             for _ in 1..threads {
-                sessions.push(Mutex::new(crate::runtime::session(
-                    path,
-                    spec.optimization,
-                    1,
-                    false,
-                )?));
+                lanes.push(Mutex::new(open(1)?));
             }
-        }
-        sessions.insert(0, Mutex::new(session));
+            lanes
+        } else if threads > 1 {
+            vec![Mutex::new(open(threads)?)]
+        } else {
+            vec![Mutex::new(first)]
+        };
         Ok(Self {
             template: spec.template.unwrap_or(ARCFACE_TEMPLATE),
             size: spec.input_size[0],
